@@ -1,0 +1,1 @@
+"""The mindinfer conformance suite: shared checks that any backend plugin can run."""

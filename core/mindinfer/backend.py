@@ -1,0 +1,191 @@
+"""The backend boundary: a small Protocol (compile, then run) plus capabilities declared as data.
+
+A plugin registers one or more :class:`Backend` objects (see :mod:`mindinfer.hookspecs`). Core asks
+a backend for its :meth:`Backend.devices`, checks the graph against its :class:`Capabilities`, then
+calls :meth:`Backend.compile` and runs the returned :class:`Executable`.
+
+Backend authors subclass :class:`BackendBase` and :class:`ExecutableBase`: their public methods do
+the shared checks (unsupported primitives at compile time, closed executables, input count) and
+call the private ``_compile`` / ``_run`` that the plugin writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .errors import MindInferError, UnsupportedOpError
+from .ir import CONTROL_FLOW_OPS, Model
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "SUPPORTED_CONTRACT_VERSIONS",
+    "Backend",
+    "BackendBase",
+    "Capabilities",
+    "Device",
+    "Executable",
+    "ExecutableBase",
+    "unsupported_primitives",
+]
+
+#: The plugin contract version this core implements.
+CONTRACT_VERSION = 1
+#: Contract versions of plugins that this core can load.
+SUPPORTED_CONTRACT_VERSIONS = frozenset({1})
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device a backend can run on, probed for real.
+
+    ``kind`` is ``"cpu"``, ``"gpu"`` or ``"ascend"``; ``chip`` refines it (``"ascend310"``).
+    ``usable`` is False with ``reason`` saying why (no driver, toolkit missing, ...) and what to do.
+    """
+
+    kind: str
+    index: int = 0
+    name: str = ""
+    usable: bool = True
+    reason: str = ""
+    chip: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        label = f"{self.kind}:{self.index}"
+        if self.chip:
+            label += f" ({self.chip})"
+        return label
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can run, as data (the conformance suite checks it against reality).
+
+    ``primitives`` are MindSpore primitive names; control-flow nodes (``Partial``, ``Switch``,
+    ``Call``) are covered by ``control_flow`` instead. ``formats`` are the model formats
+    :meth:`Backend.compile` accepts besides MindIR (``"onnx"``).
+    """
+
+    primitives: frozenset[str]
+    dtypes: frozenset[str] = frozenset({"float32"})
+    dynamic_shapes: bool = False
+    control_flow: bool = False
+    formats: frozenset[str] = frozenset({"mindir"})
+
+
+@runtime_checkable
+class Executable(Protocol):
+    """A compiled model, ready to run on one device."""
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run on arrays in graph-input order; returns arrays in graph-output order."""
+        ...
+
+    def close(self) -> None:
+        """Release device memory and other resources; ``run`` afterwards raises."""
+        ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A compiler for one kind of device, registered by a plugin."""
+
+    name: str
+    contract_version: int
+    device_kinds: tuple[str, ...]
+    #: Higher wins when a target names a device kind but no plugin.
+    priority: int
+    capabilities: Capabilities
+
+    def devices(self) -> list[Device]:
+        """Every device of this backend's kinds, each probed: usable, or the reason it is not."""
+        ...
+
+    def compile(self, model: Model, device: Device, options: Mapping[str, Any]) -> Executable:
+        """Compile ``model`` for ``device``; raise ``UnsupportedOpError`` for what it cannot run."""
+        ...
+
+
+def unsupported_primitives(model: Model, caps: Capabilities) -> dict[str, list[str]]:
+    """Primitives of ``model`` that ``caps`` does not declare, each with the nodes using it."""
+    missing: dict[str, list[str]] = {}
+    for graph in model.graphs:
+        for node in graph.nodes:
+            if node.op in CONTROL_FLOW_OPS:
+                if not caps.control_flow:
+                    missing.setdefault(node.op, []).append(node.name)
+            elif node.op not in caps.primitives:
+                missing.setdefault(node.op, []).append(node.name)
+    return missing
+
+
+class BackendBase:
+    """Shared checks for backends: declared capabilities are enforced before ``_compile`` runs."""
+
+    name: ClassVar[str]
+    contract_version: ClassVar[int] = CONTRACT_VERSION
+    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)
+    priority: ClassVar[int] = 0
+    capabilities: Capabilities
+
+    def devices(self) -> list[Device]:
+        raise NotImplementedError
+
+    def compile(self, model: Model, device: Device, options: Mapping[str, Any]) -> Executable:
+        if not device.usable:
+            from .errors import BackendUnavailableError
+
+            raise BackendUnavailableError(f"plugin '{self.name}': device {device} is not usable: {device.reason}")
+        missing = unsupported_primitives(model, self.capabilities)
+        if missing:
+            op, nodes = next(iter(missing.items()))
+            others = f"; also unsupported: {', '.join(sorted(missing)[:10])}" if len(missing) > 1 else ""
+            raise UnsupportedOpError(op, nodes[0], self.name, f"used by {len(nodes)} node(s){others}")
+        if model.is_dynamic and not self.capabilities.dynamic_shapes:
+            dyn = next(s for s in model.inputs if s.is_dynamic)
+            raise UnsupportedOpError(
+                "<dynamic shape>", dyn.name, self.name, f"input {dyn} has a dynamic dimension; export with fixed shapes"
+            )
+        return self._compile(model, device, dict(options))
+
+    def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> Executable:
+        raise NotImplementedError
+
+
+class ExecutableBase:
+    """Shared checks for executables: refuses to run once closed, checks the input count."""
+
+    def __init__(self, n_inputs: int, plugin: str) -> None:
+        self._n_inputs = n_inputs
+        self._plugin = plugin
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if self._closed:
+            raise MindInferError(f"plugin '{self._plugin}': this executable was closed; compile the model again")
+        if len(inputs) != self._n_inputs:
+            from .errors import InvalidInputError
+
+            raise InvalidInputError(f"plugin '{self._plugin}': expected {self._n_inputs} inputs, got {len(inputs)}")
+        return self._run(list(inputs))
+
+    def close(self) -> None:
+        with self._close_lock:
+            if not self._closed:
+                self._closed = True
+                self._close()
+
+    def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Release resources; the default has none to release."""

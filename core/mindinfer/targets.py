@@ -1,0 +1,119 @@
+"""Device target strings: ``cpu``, ``gpu:1``, ``ascend310:0``, ``cpu@onnx``, ``gpu,cpu``, ``auto``.
+
+Grammar (case does not matter, so MindSpore's ``"CPU"``, ``"GPU"``, ``"Ascend"`` work)::
+
+    target      := alternative ("," alternative)*      # an ordered fallback the user asked for
+    alternative := device ["@" plugin]
+    device      := "auto" | kind [":" index]
+    kind        := "cpu" | "gpu" | "ascend" | "ascend" chip | <a kind an installed plugin declares>
+    chip        := three digits and an optional letter (ascend310, ascend910b)
+
+Parsing only checks the syntax and the kind; which plugin and device a target resolves to is
+decided by :class:`mindinfer.Session` against the installed plugins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .errors import InvalidTargetError
+
+__all__ = ["AUTO", "KNOWN_KINDS", "DeviceTarget", "Target", "parse_target"]
+
+AUTO = "auto"
+#: Device kinds core knows about; plugins may declare more (the test ``null`` device).
+KNOWN_KINDS = ("cpu", "gpu", "ascend")
+# Common names users type for a kind, so the error can say what we call it.
+_ALIASES = {"cuda": "gpu", "npu": "ascend", "davinci": "ascend", "host": "cpu", "x86": "cpu", "arm": "cpu"}
+_ALT_RE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*?)(?P<chip>\d{3}[a-z]?)?(?::(?P<index>[^@]*))?(?:@(?P<plugin>.*))?$")
+_PLUGIN_RE = re.compile(r"^[a-z][a-z0-9_.-]*$")
+_EXAMPLES = "e.g. 'cpu', 'gpu:1', 'ascend310:0', 'cpu@onnx', 'gpu,cpu' or 'auto'"
+
+
+@dataclass(frozen=True)
+class DeviceTarget:
+    """One alternative of a target: a device kind (or ``auto``), optional index, chip and plugin."""
+
+    kind: str
+    index: int | None = None
+    chip: str | None = None
+    plugin: str | None = None
+
+    @property
+    def is_auto(self) -> bool:
+        return self.kind == AUTO
+
+    def __str__(self) -> str:
+        text = self.chip or self.kind
+        if self.index is not None:
+            text += f":{self.index}"
+        if self.plugin:
+            text += f"@{self.plugin}"
+        return text
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed target string: one or more alternatives, tried in order."""
+
+    alternatives: tuple[DeviceTarget, ...]
+
+    @property
+    def is_fallback_list(self) -> bool:
+        return len(self.alternatives) > 1
+
+    def __str__(self) -> str:
+        return ",".join(str(a) for a in self.alternatives)
+
+
+def parse_target(text: str, extra_kinds: Iterable[str] = ()) -> Target:
+    """Parse a target string; ``extra_kinds`` are device kinds declared by installed plugins.
+
+    Raises :class:`InvalidTargetError` saying what is wrong and what is accepted.
+    """
+    if not isinstance(text, str):
+        raise InvalidTargetError(f"a target must be a string ({_EXAMPLES}), got {type(text).__name__}")
+    kinds = {*KNOWN_KINDS, *(k.lower() for k in extra_kinds)}
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise InvalidTargetError(f"empty device target in {text!r}; write {_EXAMPLES}")
+    return Target(tuple(_parse_alternative(p, text, kinds) for p in parts))
+
+
+def _parse_alternative(part: str, whole: str, kinds: set[str]) -> DeviceTarget:
+    where = f"device target {part!r}" + (f" (in {whole!r})" if part != whole.strip() else "")
+    low = part.lower().replace(" ", "")
+    m = _ALT_RE.match(low)
+    if m is None:
+        if low.startswith("@"):
+            raise InvalidTargetError(f"{where}: give a device kind before '@', e.g. 'cpu{low}'")
+        raise InvalidTargetError(f"{where} does not parse; write {_EXAMPLES}")
+    kind, chip, index_text, plugin = m["kind"], m["chip"], m["index"], m["plugin"]
+    if kind not in kinds and chip is not None and kind + chip in kinds:
+        kind, chip = kind + chip, None  # a plugin-declared kind that ends in digits
+    if kind not in kinds and kind != AUTO:
+        raise InvalidTargetError(f"{where}: unknown device kind {kind!r}; {_suggest(kind, kinds)}")
+    if chip is not None:
+        if kind != "ascend":
+            raise InvalidTargetError(f"{where}: only Ascend targets take a chip model (ascend310, ascend910)")
+        chip = kind + chip
+    if kind == AUTO and index_text is not None:
+        raise InvalidTargetError(f"{where}: 'auto' takes no device index; write e.g. 'gpu:1' instead")
+    index = None
+    if index_text is not None:
+        if not index_text.isdigit():
+            raise InvalidTargetError(f"{where}: device index {index_text!r} must be a number >= 0, e.g. '{kind}:0'")
+        index = int(index_text)
+    if plugin is not None and not _PLUGIN_RE.match(plugin):
+        raise InvalidTargetError(f"{where}: plugin name {plugin!r} is not valid; see `mindinfer plugins`")
+    return DeviceTarget(kind=kind, index=index, chip=chip, plugin=plugin)
+
+
+def _suggest(kind: str, kinds: set[str]) -> str:
+    known = ", ".join(sorted(kinds | {AUTO}))
+    guess = _ALIASES.get(kind) or next(iter(difflib.get_close_matches(kind, sorted(kinds | {AUTO}), n=1)), None)
+    hint = f"did you mean {guess!r}? " if guess else ""
+    return f"{hint}known kinds: {known} ({_EXAMPLES})"
