@@ -188,8 +188,8 @@ class _GraphBuilder:
         outputs: list[Input] = []
         for vi in self.proto.output:
             value = self.resolve(vi.name, "graph output", produced)
-            outputs.extend(_flatten(value) if isinstance(value, TupleOf) else [value])
-        outputs = [o for o in outputs if not isinstance(o, Monad)]
+            if not isinstance(value, Monad):
+                outputs.extend(_flatten(value) if isinstance(value, TupleOf) else [value])
         output_specs = self._output_specs(outputs)
         graph = Graph(self.proto.name, inputs, outputs, self.nodes, params, output_specs)
         _prune(graph)

@@ -96,14 +96,14 @@ class PluginRegistry:
                 distribution=dist.metadata["Name"] if dist is not None else "",
                 version=dist.version if dist is not None else "",
             )
+            self._plugins[ep.name] = info
             if allowed is not None and ep.name not in allowed:
                 info.status = "blocked"
                 info.error = PluginError(f"not in MINDINFER_PLUGINS={allowed_env!r}")
-                self._plugins[ep.name] = info
                 continue
             try:
                 obj = ep.load()
-            except (Exception, SystemExit) as exc:  # any import failure is recorded, not raised
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 -- any import failure is recorded, not raised
                 self._fail(info, exc, "failed to import")
                 continue
             self._add(info, obj)
@@ -113,21 +113,25 @@ class PluginRegistry:
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         if name in self._plugins:
             raise PluginError(f"a plugin named {name!r} is already registered")
-        info = PluginInfo(name=name, module=getattr(plugin, "__name__", type(plugin).__name__), distribution=distribution)
+        info = PluginInfo(
+            name=name, module=getattr(plugin, "__name__", type(plugin).__name__), distribution=distribution
+        )
         return self._add(info, plugin)
 
     def _add(self, info: PluginInfo, obj: object) -> PluginInfo:
         self._plugins[info.name] = info
         try:
             self._pm.register(obj, name=info.name)
-        except Exception as exc:  # pluggy validation: a hook with a wrong signature, or an unknown hook
+            self._pm.check_pending()  # a marked hook with a misspelled name would do nothing silently
+        except Exception as exc:  # noqa: BLE001 -- pluggy validation: a hook with a wrong signature, say
+            self._unregister(info.name)
             self._fail(info, exc, "broke the plugin contract")
             return info
         backends: list[Backend] = []
         for impl in self._impls("register_backends", info.name):
             try:
                 _call(impl, register=backends.append)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- plugin isolation
                 self._unregister(info.name)
                 self._fail(info, exc, "raised in register_backends")
                 return info
@@ -222,7 +226,7 @@ class PluginRegistry:
         for impl in reversed(self._impls("register_commands")):
             try:
                 _call(impl, subparsers=subparsers)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- plugin isolation
                 log.warning("mindinfer plugin %r raised in register_commands: %s", impl.plugin_name, exc)
 
 
@@ -231,20 +235,20 @@ def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
     return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
 
 
-def _check_contract(backend: object, plugin: str) -> None:
+def _check_contract(backend: Any, plugin: str) -> None:
     missing = [attr for attr in _REQUIRED if not hasattr(backend, attr)]
     if missing:
         raise PluginError(
             f"plugin {plugin!r}: backend {backend!r} lacks {', '.join(missing)}; subclass mindinfer.BackendBase"
         )
-    version = getattr(backend, "contract_version")
+    version = backend.contract_version
     if version not in SUPPORTED_CONTRACT_VERSIONS:
         supported = ", ".join(str(v) for v in sorted(SUPPORTED_CONTRACT_VERSIONS))
         raise PluginError(
             f"plugin {plugin!r}: backend {getattr(backend, 'name', '?')!r} implements plugin contract "
             f"version {version!r}, but this mindinfer supports {supported}; upgrade mindinfer or the plugin"
         )
-    kinds = getattr(backend, "device_kinds")
+    kinds = backend.device_kinds
     if not isinstance(kinds, (tuple, list)) or not kinds or not all(isinstance(k, str) for k in kinds):
         raise PluginError(f"plugin {plugin!r}: device_kinds must be a non-empty tuple of strings, got {kinds!r}")
 

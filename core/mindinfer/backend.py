@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from .errors import MindInferError, UnsupportedOpError
-from .ir import CONTROL_FLOW_OPS, Model
+from .ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -105,8 +105,12 @@ class Backend(Protocol):
         """Every device of this backend's kinds, each probed: usable, or the reason it is not."""
         ...
 
-    def compile(self, model: Model, device: Device, options: Mapping[str, Any]) -> Executable:
-        """Compile ``model`` for ``device``; raise ``UnsupportedOpError`` for what it cannot run."""
+    def compile(self, model: Model | ForeignModel, device: Device, options: Mapping[str, Any]) -> Executable:
+        """Compile ``model`` for ``device``; raise ``UnsupportedOpError`` for what it cannot run.
+
+        A :class:`ForeignModel` is only passed to backends declaring its format in
+        ``capabilities.formats``.
+        """
         ...
 
 
@@ -126,20 +130,24 @@ def unsupported_primitives(model: Model, caps: Capabilities) -> dict[str, list[s
 class BackendBase:
     """Shared checks for backends: declared capabilities are enforced before ``_compile`` runs."""
 
-    name: ClassVar[str]
-    contract_version: ClassVar[int] = CONTRACT_VERSION
-    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)
-    priority: ClassVar[int] = 0
+    name: str
+    contract_version: int = CONTRACT_VERSION
+    device_kinds: tuple[str, ...] = ("cpu",)
+    priority: int = 0
     capabilities: Capabilities
 
     def devices(self) -> list[Device]:
         raise NotImplementedError
 
-    def compile(self, model: Model, device: Device, options: Mapping[str, Any]) -> Executable:
+    def compile(self, model: Model | ForeignModel, device: Device, options: Mapping[str, Any]) -> Executable:
         if not device.usable:
             from .errors import BackendUnavailableError
 
             raise BackendUnavailableError(f"plugin '{self.name}': device {device} is not usable: {device.reason}")
+        if isinstance(model, ForeignModel):
+            if model.format not in self.capabilities.formats:
+                raise UnsupportedOpError(f"<{model.format} file>", model.path, self.name, "this plugin reads MindIR only")
+            return self._compile_foreign(model, device, dict(options))
         missing = unsupported_primitives(model, self.capabilities)
         if missing:
             op, nodes = next(iter(missing.items()))
@@ -153,6 +161,10 @@ class BackendBase:
         return self._compile(model, device, dict(options))
 
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> Executable:
+        raise NotImplementedError
+
+    def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> Executable:
+        """Compile a non-MindIR file; only called for formats declared in ``capabilities.formats``."""
         raise NotImplementedError
 
 

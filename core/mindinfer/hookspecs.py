@@ -20,7 +20,8 @@ and left out without affecting the others (see ``mindinfer plugins``).
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from .backend import Backend
     from .ir import ForeignModel
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "register_backends", "register_commands", "open_model"]
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "open_model", "register_backends", "register_commands"]
 
 PROJECT_NAME = "mindinfer"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -37,7 +38,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_backends(register: Callable[["Backend"], None]) -> None:
+def register_backends(register: Callable[[Backend], None]) -> None:
     """Register the plugin's backends by calling ``register(backend)`` once per backend object.
 
     Runs once, when mindinfer first needs its plugins (a Session, ``mindinfer plugins``...).
@@ -50,7 +51,7 @@ def register_backends(register: Callable[["Backend"], None]) -> None:
 
 
 @hookspec
-def register_commands(subparsers: "argparse._SubParsersAction[Any]") -> None:
+def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add subcommands to the ``mindinfer`` command line.
 
     Runs when the CLI builds its parser, after the built-in commands. Add a parser with
@@ -62,7 +63,7 @@ def register_commands(subparsers: "argparse._SubParsersAction[Any]") -> None:
 
 
 @hookspec(firstresult=True)
-def open_model(path: str) -> "ForeignModel | None":
+def open_model(path: str) -> ForeignModel | None:
     """Open a model file that is not MindIR (``.onnx``...), or return ``None`` to pass.
 
     Runs when ``Session(path)`` or ``mindinfer inspect/run/bench`` is given a path that does

@@ -1,0 +1,152 @@
+"""``mindinfer bench``: load, compile and first-run times, then latency statistics over many runs.
+
+Modelled on MindSpore Lite's benchmark tool (warm-up runs, then a loop count; min/median/p90/max).
+``--threads N`` runs N caller threads that share one Session, each doing ``--loops`` runs, which
+measures what concurrent callers see (the Session serializes them unless the backend says its
+executable is thread-safe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._plugins import get_registry
+from .session import Session, open_model
+
+__all__ = ["add_bench_parser"]
+
+
+def add_bench_parser(
+    sub: argparse._SubParsersAction[Any], add_model_args: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    p = sub.add_parser("bench", help="load time, first run, latency min/median/p90/max")
+    add_model_args(p)
+    p.add_argument("--warmup", type=int, default=3, help="runs before timing (default 3)")
+    p.add_argument("--loops", type=int, default=10, help="timed runs per thread (default 10)")
+    p.add_argument("--threads", type=int, default=1, help="caller threads sharing the session (default 1)")
+    p.add_argument("--profile", action="store_true", help="per-node/op times, if the plugin can profile")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .cli import make_inputs, note_failed_plugins  # the CLI module imports this one
+
+    if args.loops < 1 or args.threads < 1 or args.warmup < 0:
+        print("error: --loops and --threads must be >= 1, --warmup >= 0", file=sys.stderr)
+        return 2
+    note_failed_plugins()
+    t0 = time.perf_counter()
+    model = open_model(args.model, get_registry())
+    t1 = time.perf_counter()
+    sess = Session(model, target=args.target)
+    t2 = time.perf_counter()
+    with sess:
+        inputs = make_inputs(sess.inputs, args.input, args.shape, args.seed)
+        t3 = time.perf_counter()
+        sess.run(inputs)
+        first = time.perf_counter() - t3
+        print(f"model: {args.model}")
+        print(f"placement: {sess.placement}")
+        print(f"load: {_ms(t1 - t0)}  compile: {_ms(t2 - t1)}  first run: {_ms(first)}")
+        for _ in range(args.warmup):
+            sess.run(inputs)
+        total = args.loops * args.threads
+        show = args.progress if args.progress is not None else (sys.stderr.isatty() and first * total > 2.0)
+        times, wall = _timed_runs(sess, inputs, args.loops, args.threads, _Progress(total) if show else None)
+        t = np.array(times)
+        print(f"runs: {args.warmup} warm-up, {args.loops} timed x {args.threads} thread(s)")
+        print(
+            f"latency: min {_ms(t.min())}  median {_ms(float(np.median(t)))}  "
+            f"p90 {_ms(float(np.percentile(t, 90)))}  max {_ms(t.max())}  mean {_ms(t.mean())}"
+        )
+        print(f"throughput: {total / wall:.1f} runs/s")
+        if args.profile:
+            _profile(sess, inputs, args.loops)
+    return 0
+
+
+def _timed_runs(
+    sess: Session, inputs: list[np.ndarray], loops: int, threads: int, progress: _Progress | None
+) -> tuple[list[float], float]:
+    times: list[float] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            for _ in range(loops):
+                start = time.perf_counter()
+                sess.run(inputs)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    times.append(elapsed)
+                    if progress:
+                        progress.step()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the main thread
+            errors.append(exc)
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    wall = time.perf_counter() - start
+    if progress:
+        progress.done()
+    if errors:
+        raise errors[0]
+    return times, wall
+
+
+def _profile(sess: Session, inputs: list[np.ndarray], loops: int) -> None:
+    if not sess.can_profile:
+        print(f"profile: plugin {sess.placement.plugin!r} offers no profile (its executable has no run_profiled)")
+        return
+    by_node: dict[tuple[str, str], float] = defaultdict(float)
+    by_op: dict[str, float] = defaultdict(float)
+    for _ in range(loops):
+        _, records = sess.run_profiled(inputs)
+        for node, op, seconds in records:
+            by_node[(node, op)] += seconds / loops
+            by_op[op] += seconds / loops
+    total = sum(by_op.values()) or 1.0
+    print(f"profile: mean over {loops} run(s), top nodes by time")
+    for (node, op), s in sorted(by_node.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  {_ms(s):>11}  {100 * s / total:5.1f}%  {op:<20} {node}")
+    print("profile: by primitive")
+    for op, s in sorted(by_op.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  {_ms(s):>11}  {100 * s / total:5.1f}%  {op}")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms"
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.count, self._last = total, 0, 0.0
+
+    def step(self) -> None:
+        self.count += 1
+        now = time.perf_counter()
+        if now - self._last >= 0.1 or self.count == self.total:
+            self._last = now
+            filled = int(30 * self.count / self.total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()

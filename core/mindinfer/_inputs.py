@@ -1,0 +1,98 @@
+"""Checking what a user passes to ``Session.run`` against the model's inputs, before anything runs."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .ir import TensorSpec
+
+__all__ = ["check_inputs"]
+
+
+def check_inputs(specs: Sequence[TensorSpec], given: Any) -> list[np.ndarray]:
+    """Arrays in ``specs`` order, or :class:`InvalidInputError` naming the input, expected and given."""
+    expected = ", ".join(str(s) for s in specs)
+    if isinstance(given, Mapping):
+        names = [s.name for s in specs]
+        extra = [k for k in given if k not in names]
+        missing = [n for n in names if n not in given]
+        if extra or missing:
+            raise InvalidInputError(_name_mismatch(missing, extra, names, expected))
+        values = [given[n] for n in names]
+    elif isinstance(given, (list, tuple)):
+        if len(given) != len(specs):
+            raise InvalidInputError(f"the model takes {len(specs)} input(s) ({expected}), got {len(given)}")
+        values = list(given)
+    else:
+        raise InvalidInputError(
+            f"run() takes a list of arrays in input order or a dict by input name ({expected}), "
+            f"got {type(given).__name__}"
+        )
+    return [_check_one(spec, value) for spec, value in zip(specs, values)]
+
+
+def _name_mismatch(missing: list[str], extra: list[Any], names: list[str], expected: str) -> str:
+    parts = []
+    for key in extra:
+        pool = missing or names
+        guess = [n for n in pool if n.lower() == str(key).lower()] or difflib.get_close_matches(str(key), pool, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        parts.append(f"unknown input {key!r}{hint}")
+    if missing:
+        parts.append("missing input(s) " + ", ".join(repr(m) for m in missing))
+    return "; ".join(parts) + f"; the model's inputs are: {expected}"
+
+
+def _check_one(spec: TensorSpec, value: Any) -> np.ndarray:
+    array = value if isinstance(value, np.ndarray) else _convert(spec, value)
+    if array.dtype != np.dtype(spec.dtype):
+        raise InvalidInputError(
+            f"input {spec.name!r}: expected dtype {spec.dtype}, got {array.dtype} "
+            f"(convert with .astype(numpy.{spec.dtype}))"
+        )
+    if spec.shape is not None:
+        want = _fmt_shape(spec.shape)
+        if array.ndim != len(spec.shape):
+            raise InvalidInputError(
+                f"input {spec.name!r}: expected rank {len(spec.shape)} {want}, got rank {array.ndim} "
+                f"{_fmt_shape(array.shape)}"
+            )
+        for axis, (d, g) in enumerate(zip(spec.shape, array.shape)):
+            if d >= 0 and d != g:
+                raise InvalidInputError(
+                    f"input {spec.name!r}: dimension {axis} must be {d}, got {g} "
+                    f"(expected shape {want}, given {_fmt_shape(array.shape)})"
+                )
+    return np.ascontiguousarray(array)
+
+
+def _convert(spec: TensorSpec, value: Any) -> np.ndarray:
+    # Objects that carry their own dtype (other frameworks' tensors, numpy scalars) keep it, so a
+    # float64 tensor is reported rather than silently narrowed; plain Python numbers and nested
+    # lists take the input's dtype when that is a same-kind cast.
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 -- ragged nested lists and the like
+        raise InvalidInputError(
+            f"input {spec.name!r}: cannot convert {type(value).__name__} to an array ({exc}); pass a numpy array"
+        ) from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise InvalidInputError(
+            f"input {spec.name!r}: {type(value).__name__} does not convert to a numeric array "
+            f"(got dtype {array.dtype}); pass a numpy array of {spec.dtype}"
+        )
+    if hasattr(value, "dtype"):
+        return array
+    target = np.dtype(spec.dtype)
+    if array.dtype != target and np.can_cast(array.dtype, target, casting="same_kind"):
+        return array.astype(target)
+    return array
+
+
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"

@@ -1,0 +1,215 @@
+"""Choosing a backend and device for a target, and recording what was chosen and why.
+
+Rules (no silent fallback anywhere):
+
+* a bare kind (``gpu``) uses the usable plugin with the highest priority for that kind that reads
+  the model's format; if none is usable, :class:`BackendUnavailableError` names every plugin tried
+  and why;
+* ``kind@plugin`` uses exactly that plugin; a plugin that failed to load raises its ``PluginError``;
+* a comma list is the user's own fallback order: each alternative that cannot be used is recorded
+  in :attr:`Placement.fallbacks` with the reason, and the next one is tried;
+* ``auto`` tries accelerators (Ascend, then GPU, then other kinds) before the CPU and skips plugins
+  whose declared capabilities do not cover the model; the reason for its choice is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._plugins import PluginRegistry
+from .backend import Backend, Device, Executable, unsupported_primitives
+from .errors import BackendUnavailableError, InvalidTargetError, MindInferError, PluginError, UnsupportedOpError
+from .ir import ForeignModel, Model
+from .targets import DeviceTarget, Target
+
+__all__ = ["Attempt", "Placement", "place"]
+
+# auto: accelerators first, the CPU last; kinds not listed (plugin-declared) sit in between.
+_AUTO_RANK = {"ascend": 0, "gpu": 1, "cpu": 9}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A target alternative (or a plugin within one) that was not used, and why."""
+
+    target: str
+    plugin: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        who = f" (plugin {self.plugin!r})" if self.plugin else ""
+        return f"{self.target}{who}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which plugin and device run which nodes, the target that chose them, and fallbacks taken."""
+
+    requested: str
+    target: str
+    plugin: str
+    device: Device
+    reason: str
+    nodes: tuple[str, ...] = ()
+    fallbacks: tuple[Attempt, ...] = field(default=())
+
+    @property
+    def fallback_taken(self) -> bool:
+        return bool(self.fallbacks)
+
+    def assignments(self) -> dict[str, str]:
+        """Node name -> ``plugin:device`` label (one backend runs the whole model today)."""
+        label = f"{self.plugin}:{self.device}"
+        return {n: label for n in self.nodes}
+
+    def __str__(self) -> str:
+        text = f"{self.device} via plugin {self.plugin!r} ({len(self.nodes)} nodes) for target {self.requested!r}"
+        text += f": {self.reason}"
+        if self.fallbacks:
+            text += "; not used: " + "; ".join(str(a) for a in self.fallbacks)
+        return text
+
+
+_Choice = tuple[Backend, Device, Executable, str]
+
+
+def place(
+    model: Model | ForeignModel, target: Target, registry: PluginRegistry, options: Mapping[str, Any]
+) -> tuple[Executable, Placement]:
+    """Compile ``model`` for the first usable alternative of ``target``."""
+    skipped: list[Attempt] = []
+    errors: list[MindInferError] = []
+    for alt in target.alternatives:
+        try:
+            backend, device, exe, reason = _place_one(model, alt, registry, options, skipped)
+        except InvalidTargetError:
+            raise  # a typo is never a reason to fall back
+        except (BackendUnavailableError, UnsupportedOpError, PluginError) as exc:
+            if not target.is_fallback_list:
+                raise
+            errors.append(exc)
+            skipped.append(Attempt(str(alt), getattr(exc, "plugin", None), str(exc)))
+            continue
+        if target.is_fallback_list and skipped:
+            n = target.alternatives.index(alt) + 1
+            reason = f"fallback to {alt} (alternative {n} of {len(target.alternatives)}): {reason}"
+        placement = Placement(
+            requested=str(target),
+            target=str(alt),
+            plugin=backend.name,
+            device=device,
+            reason=reason,
+            nodes=tuple(n.name for g in model.graphs for n in g.nodes),
+            fallbacks=tuple(skipped),
+        )
+        return exe, placement
+    tried = "; ".join(str(a) for a in skipped)
+    raise BackendUnavailableError(f"no alternative of target {str(target)!r} can run this model: {tried}")
+
+
+def _place_one(
+    model: Model | ForeignModel,
+    alt: DeviceTarget,
+    registry: PluginRegistry,
+    options: Mapping[str, Any],
+    skipped: list[Attempt],
+) -> _Choice:
+    backends = registry.find(alt.plugin) if alt.plugin else registry.backends()
+    fmt = model.format if isinstance(model, ForeignModel) else "mindir"
+    if alt.is_auto:
+        ordered = sorted(
+            ((k, b) for b in backends for k in b.device_kinds),
+            key=lambda kb: (_AUTO_RANK.get(kb[0], 5), -kb[1].priority),
+        )
+    else:
+        ordered = sorted(
+            ((alt.kind, b) for b in backends if alt.kind in b.device_kinds), key=lambda kb: -kb[1].priority
+        )
+    if not ordered:
+        raise BackendUnavailableError(_nothing_for(alt, backends, registry))
+    reasons: list[str] = []
+    auto_skips: list[Attempt] = []
+    for kind, backend in ordered:
+        why_not = _cannot_read(backend, model, fmt) or (_lacks(backend, model) if alt.is_auto else "")
+        device = None if why_not else _pick_device(backend, kind, alt)
+        if isinstance(device, str):
+            why_not, device = device, None
+        if device is None:
+            reasons.append(f"plugin {backend.name!r} ({kind}): {why_not}")
+            if alt.is_auto:
+                auto_skips.append(Attempt(f"auto->{kind}", backend.name, why_not))
+            continue
+        # UnsupportedOpError propagates: no silent switch to another plugin. A ForeignModel only
+        # reaches backends that declared its format.
+        exe = backend.compile(model, device, dict(options))  # type: ignore[arg-type]
+        if alt.is_auto:
+            skipped.extend(auto_skips)
+            reason = f"auto chose {kind} (plugin {backend.name!r}, priority {backend.priority})"
+            if auto_skips:
+                reason += f" after skipping {len(auto_skips)} preferred option(s)"
+        elif alt.plugin:
+            reason = f"plugin {backend.name!r} pinned by the target"
+        else:
+            reason = f"highest-priority usable plugin for {kind} (priority {backend.priority})"
+        return backend, device, exe, reason
+    raise BackendUnavailableError(
+        f"target {str(alt)!r} is not usable here; plugins tried: " + "; ".join(reasons) + _failed_note(registry)
+    )
+
+
+def _cannot_read(backend: Backend, model: Model | ForeignModel, fmt: str) -> str:
+    formats = getattr(backend.capabilities, "formats", frozenset({"mindir"}))
+    return "" if fmt in formats else f"does not read {fmt} models (reads: {', '.join(sorted(formats))})"
+
+
+def _lacks(backend: Backend, model: Model | ForeignModel) -> str:
+    missing = unsupported_primitives(model, backend.capabilities)  # type: ignore[arg-type]
+    if missing:
+        return "does not support " + ", ".join(sorted(missing)[:5]) + ("..." if len(missing) > 5 else "")
+    if model.is_dynamic and not backend.capabilities.dynamic_shapes:
+        return "does not support dynamic input shapes"
+    return ""
+
+
+def _pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
+    """The first matching usable device, or a string saying why there is none."""
+    try:
+        devices = list(backend.devices())
+    except Exception as exc:  # noqa: BLE001 -- a crashing probe makes the backend unusable, not core
+        return f"devices() raised {type(exc).__name__}: {exc}"
+    matching = [
+        d
+        for d in devices
+        if d.kind == kind
+        and (alt.index is None or d.index == alt.index)
+        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
+    ]
+    if not matching:
+        have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"
+        return f"no device matches {alt} (its {kind} devices: {have})"
+    usable = [d for d in matching if d.usable]
+    if not usable:
+        return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
+    return min(usable, key=lambda d: d.index)
+
+
+def _nothing_for(alt: DeviceTarget, backends: list[Backend], registry: PluginRegistry) -> str:
+    if alt.plugin:
+        kinds = ", ".join(sorted({k for b in backends for k in b.device_kinds}))
+        return f"plugin {alt.plugin!r} has no {alt.kind} devices (its kinds: {kinds}); try '{kinds.split(',')[0]}@{alt.plugin}'"
+    hint = {
+        "gpu": "install a GPU backend plugin (e.g. the tensorrt plugin) with its CUDA toolkit",
+        "ascend": "install the Ascend plugin and the CANN toolkit",
+        "cpu": "reinstall mindinfer (it ships the native cpu plugin)",
+    }.get(alt.kind, "install a plugin for it")
+    what = "any device" if alt.is_auto else f"{alt.kind} devices"
+    return f"no installed plugin provides {what} for target {str(alt)!r}; {hint}" + _failed_note(registry)
+
+
+def _failed_note(registry: PluginRegistry) -> str:
+    failed = [p for p in registry.plugins if p.status != "loaded"]
+    if not failed:
+        return ""
+    return " (not loaded: " + "; ".join(f"{p.name}: {p.status}, {p.error_text}" for p in failed) + ")"

@@ -1,0 +1,277 @@
+"""The ``mindinfer`` command line: plugins, devices, inspect, run, bench, plus plugin commands.
+
+Every :class:`MindInferError` is printed as one line, ``error: ...``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, list_devices
+from ._bench import add_bench_parser
+from ._plugins import get_registry
+from .backend import unsupported_primitives
+from .errors import InvalidInputError, MindInferError
+from .ir import ForeignModel, Model, TensorSpec
+from .session import Session, open_model
+
+__all__ = ["main", "make_inputs"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Plugin load failures are reported by the commands themselves (plugins, inspect, notes on
+    # run/bench), so the logger's warnings would only repeat them.
+    logging.getLogger("mindinfer.plugins").setLevel(logging.ERROR)
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except MindInferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `mindinfer plugins --json | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mindinfer", description="Run MindSpore MindIR models on any device.")
+    parser.add_argument("--version", action="version", version=f"mindinfer {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="installed plugins: distribution, version, backends, status")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_plugins)
+
+    p = sub.add_parser("devices", help="every device of every backend, usable or not and why")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_devices)
+
+    p = sub.add_parser("inspect", help="inputs, outputs, primitives, parameters, backend coverage")
+    p.add_argument("model", help="a .mindir file (or a format a plugin opens)")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("run", help="run a model once and print its outputs")
+    _add_model_args(p)
+    p.add_argument("--output-dir", type=Path, help="save outputs as output_N.npy here")
+    p.set_defaults(func=_cmd_run)
+
+    add_bench_parser(sub, _add_model_args)
+    get_registry().register_commands(sub)
+    return parser
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a .mindir file (or a format a plugin opens)")
+    p.add_argument("--target", "-t", default="cpu", help="device target, e.g. cpu, gpu:1, cpu@onnx, gpu,cpu, auto")
+    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeat)")
+    p.add_argument(
+        "--shape", action="append", default=[], metavar="NAME=D0,D1,..", help="size dynamic dims of a random input"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
+
+
+# -- plugins / devices -------------------------------------------------------------------------
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    plugins = get_registry().plugins
+    if args.json:
+        print(json.dumps([p.to_json() for p in plugins], indent=2))
+        return 0
+    if not plugins:
+        print("no plugins installed (entry point group mindinfer.backends)")
+    for p in plugins:
+        dist = f"{p.distribution} {p.version}".strip() or "(registered in-process)"
+        print(f"{p.name}: {p.status}  [{dist}]  module {p.module}")
+        for b in p.backends:
+            print(
+                f"    backend {b.name}: kinds {', '.join(b.device_kinds)}, priority {b.priority}, contract {b.contract_version}"
+            )
+        if p.error is not None:
+            print(f"    {p.error_text}")
+    return 0
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    rows = list_devices()
+    if args.json:
+        out = [
+            {
+                "backend": b,
+                "kind": d.kind,
+                "index": d.index,
+                "name": d.name,
+                "chip": d.chip,
+                "usable": d.usable,
+                "reason": d.reason,
+            }
+            for b, d in rows
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    if not rows:
+        print("no devices: no backend is loaded (see `mindinfer plugins`)")
+    for backend, d in rows:
+        state = "usable" if d.usable else f"unusable: {d.reason}"
+        print(f"{d.kind}:{d.index}@{backend}  {d.name or d.chip}  {state}")
+    return 0
+
+
+# -- inspect -----------------------------------------------------------------------------------
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    registry = get_registry()
+    model = open_model(args.model, registry)
+    print(f"model: {args.model}")
+    if isinstance(model, ForeignModel):
+        print(f"format: {model.format} (opened by a plugin)")
+    else:
+        print(f"producer: {model.producer} {model.producer_version}".rstrip())
+    print("inputs:")
+    for s in model.inputs:
+        print(f"  {s}" + ("  (dynamic)" if s.is_dynamic else ""))
+    print("outputs:")
+    for s in model.outputs:
+        print(f"  {s}")
+    if isinstance(model, Model):
+        _print_graph_summary(model)
+    print("backends:")
+    for b in registry.backends():
+        print(f"  {b.name} ({', '.join(b.device_kinds)}): {_coverage(model, b)}")
+    for p in registry.plugins:
+        if p.status != "loaded":
+            print(f"  plugin {p.name}: {p.status} ({p.error_text})")
+    return 0
+
+
+def _print_graph_summary(model: Model) -> None:
+    hist = model.primitive_histogram()
+    extra = f", {len(model.functions)} function graph(s)" if model.functions else ""
+    print(f"graphs: {len(model.graphs)}{extra}; control flow: {'yes' if model.has_control_flow else 'no'}")
+    print(f"primitives ({sum(hist.values())} nodes, {len(hist)} kinds):")
+    for op, n in sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {op:<24} {n}")
+    params = model.parameters()
+    count = sum(int(p.data.size) for p in params)
+    nbytes = sum(int(p.data.nbytes) for p in params)
+    print(f"parameters: {len(params)} tensors, {count:,} values, {nbytes:,} bytes")
+
+
+def _coverage(model: Model | ForeignModel, backend: Any) -> str:
+    formats = getattr(backend.capabilities, "formats", frozenset({"mindir"}))
+    fmt = model.format if isinstance(model, ForeignModel) else "mindir"
+    if fmt not in formats:
+        return f"does not read {fmt} models"
+    missing = unsupported_primitives(model, backend.capabilities)  # type: ignore[arg-type]
+    notes = []
+    if missing:
+        notes.append("lacks " + ", ".join(f"{op} ({len(nodes)})" for op, nodes in sorted(missing.items())))
+    if model.is_dynamic and not backend.capabilities.dynamic_shapes:
+        notes.append("no dynamic shapes")
+    return "; ".join(notes) or "supports every primitive"
+
+
+# -- run ---------------------------------------------------------------------------------------
+def note_failed_plugins() -> None:
+    """One stderr line per plugin that did not load: it might have changed which backend ran."""
+    for p in get_registry().plugins:
+        if p.status == "failed":
+            print(f"note: plugin {p.name!r} failed to load ({p.error_text}); see `mindinfer plugins`", file=sys.stderr)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    note_failed_plugins()
+    sess = Session(args.model, target=args.target)
+    with sess:
+        inputs = make_inputs(sess.inputs, args.input, args.shape, args.seed)
+        outs = sess.run(inputs)
+        print(f"placement: {sess.placement}")
+        for spec, out in zip(sess.outputs, outs):
+            flat = out.reshape(-1)[:6].tolist()
+            more = ", ..." if out.size > 6 else ""
+            print(f"{spec.name}: {out.dtype}{list(out.shape)} [{', '.join(_fmt(v) for v in flat)}{more}]")
+        if args.output_dir is not None:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+            for i, out in enumerate(outs):
+                np.save(args.output_dir / f"output_{i}.npy", out)
+            print(f"saved {len(outs)} output(s) to {args.output_dir}")
+    return 0
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def make_inputs(
+    specs: Sequence[TensorSpec], files: Sequence[str], shapes: Sequence[str], seed: int = 0
+) -> list[np.ndarray]:
+    """Inputs from ``name=file.npy`` options; random ones of the right shape and dtype otherwise.
+
+    A dynamic dimension of a random input is 1 unless ``name=d0,d1,...`` in ``shapes`` sizes it.
+    """
+    names = [s.name for s in specs]
+    given = {k: _load_npy(k, v) for k, v in (_split(o, "--input", names) for o in files)}
+    sizes = {k: _parse_dims(k, v) for k, v in (_split(o, "--shape", names) for o in shapes)}
+    rng = np.random.default_rng(seed)
+    out = []
+    for spec in specs:
+        if spec.name in given:
+            out.append(given[spec.name])
+            continue
+        shape = sizes.get(spec.name) or tuple(1 if d < 0 else d for d in (spec.shape or ()))
+        out.append(_random(rng, shape, spec.dtype))
+    return out
+
+
+def _split(option: str, flag: str, names: list[str]) -> tuple[str, str]:
+    name, sep, value = option.partition("=")
+    if not sep:
+        if len(names) == 1:
+            return names[0], option
+        raise InvalidInputError(f"{flag} {option!r}: write NAME=VALUE; the model's inputs are {', '.join(names)}")
+    if name not in names:
+        raise InvalidInputError(
+            f"{flag} {option!r}: the model has no input {name!r}; its inputs are {', '.join(names)}"
+        )
+    return name, value
+
+
+def _load_npy(name: str, path: str) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, allow_pickle=False))
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is one user error
+        raise InvalidInputError(f"--input {name}={path}: cannot read it as a .npy file ({exc})") from None
+
+
+def _parse_dims(name: str, text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise InvalidInputError(
+            f"--shape {name}={text}: write comma-separated sizes, e.g. {name}=1,3,224,224"
+        ) from None
+    if any(d < 0 for d in dims):
+        raise InvalidInputError(f"--shape {name}={text}: sizes must be >= 0")
+    return dims
+
+
+def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.random(shape) > 0.5
+    if dt.kind in "iu":
+        return rng.integers(0, 10, size=shape).astype(dt)
+    return rng.standard_normal(shape).astype(dt)

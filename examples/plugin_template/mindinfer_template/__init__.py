@@ -1,0 +1,1 @@
+"""A minimal mindinfer backend plugin (template for vendors)."""

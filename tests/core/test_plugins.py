@@ -1,0 +1,228 @@
+"""Plugin discovery and isolation, through real entry points of throwaway distributions on sys.path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import mindinfer as mi
+import numpy as np
+import pytest
+from mindinfer import PluginError, PluginRegistry, Session
+from mindinfer.testing import NullBackend, NullPlugin
+
+CASES = Path(__file__).resolve().parents[2] / "conformance" / "mindinfer_conformance" / "cases" / "model"
+
+GOOD = """
+import mindinfer
+from mindinfer.testing import NullBackend
+
+@mindinfer.hookimpl
+def register_backends(register):
+    register(NullBackend(name="{name}_backend"))
+"""
+BROKEN_IMPORT = "raise ImportError('libfoo.so.3: cannot open shared object file')\n"
+RAISES_IN_HOOK = """
+import mindinfer
+
+@mindinfer.hookimpl
+def register_backends(register):
+    raise RuntimeError("probe of the accelerator crashed")
+"""
+BAD_CONTRACT = """
+import mindinfer
+from mindinfer.testing import NullBackend
+
+class Future(NullBackend):
+    contract_version = 99
+
+@mindinfer.hookimpl
+def register_backends(register):
+    register(Future(name="{name}_backend"))
+"""
+BAD_SIGNATURE = """
+import mindinfer
+
+@mindinfer.hookimpl
+def register_backends(register, not_a_hook_argument):
+    pass
+"""
+MISSPELLED_HOOK = """
+import mindinfer
+
+@mindinfer.hookimpl
+def register_backend(register):
+    pass
+"""
+NOT_A_BACKEND = """
+import mindinfer
+
+@mindinfer.hookimpl
+def register_backends(register):
+    register(object())
+"""
+
+Install = Callable[[dict[str, str]], dict[str, str]]
+
+
+@pytest.fixture
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Install:
+    """Write a distribution with one module per plugin and its entry points; put it on sys.path.
+
+    Returns a function taking ``{plugin name: module source}`` and returning the module names.
+    """
+    monkeypatch.delenv("MINDINFER_PLUGINS", raising=False)
+    monkeypatch.delenv("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def write(plugins: dict[str, str]) -> dict[str, str]:
+        tag = uuid.uuid4().hex[:8]
+        modules = {name: f"mi_fake_{name}_{tag}" for name in plugins}
+        for name, source in plugins.items():
+            (tmp_path / f"{modules[name]}.py").write_text(source.replace("{name}", name))
+        dist = tmp_path / f"mi_fake_{tag}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: mi-fake-{tag}\nVersion: 1.0\n")
+        lines = "\n".join(f"{name} = {mod}" for name, mod in modules.items())
+        (dist / "entry_points.txt").write_text(f"[mindinfer.backends]\n{lines}\n")
+        return modules
+
+    return write
+
+
+def test_a_broken_plugin_is_recorded_and_others_keep_working(install: Install) -> None:
+    install(
+        {
+            "good": GOOD,
+            "broken": BROKEN_IMPORT,
+            "raiser": RAISES_IN_HOOK,
+            "future": BAD_CONTRACT,
+            "badsig": BAD_SIGNATURE,
+            "notabackend": NOT_A_BACKEND,
+            "misspelled": MISSPELLED_HOOK,
+        }
+    )
+    reg = PluginRegistry()
+    info = {p.name: p for p in reg.plugins}
+    assert info["good"].status == "loaded"
+    assert [b.name for b in info["good"].backends] == ["good_backend"]
+    assert info["good"].distribution.startswith("mi-fake-") and info["good"].version == "1.0"
+    for name in ("broken", "raiser", "future", "badsig", "notabackend", "misspelled"):
+        assert info[name].status == "failed", name
+        assert info[name].backends == []
+    assert isinstance(info["broken"].error, ImportError)
+    assert isinstance(info["raiser"].error, RuntimeError)
+    assert "contract version 99" in str(info["future"].error)
+    assert "not_a_hook_argument" in str(info["badsig"].error)
+    assert "lacks" in str(info["notabackend"].error)
+    assert "register_backend" in str(info["misspelled"].error)
+    # Nothing of a failed plugin leaks into the backends.
+    assert [b.name for b in reg.backends() if b.name.endswith("_backend")] == ["good_backend"]
+
+    model = mi.load(CASES / "two_in_two_out" / "model.mindir")
+    with Session(model, target="null@good", plugins=reg) as sess:
+        outs = sess.run([np.ones((3, 8), np.float32), np.ones((3, 16), np.float32)])
+    assert [o.shape for o in outs] == [(3, 8), (3, 1)]
+    assert sess.placement.plugin == "good_backend"
+
+
+@pytest.mark.parametrize(
+    "name, original, text",
+    [
+        ("broken", ImportError, "libfoo.so.3"),
+        ("raiser", RuntimeError, "probe of the accelerator crashed"),
+        ("future", PluginError, "contract version 99"),
+    ],
+)
+def test_asking_for_a_failed_plugin_by_name_raises_its_error(
+    install: Install, name: str, original: type, text: str
+) -> None:
+    install({"good": GOOD, name: {"broken": BROKEN_IMPORT, "raiser": RAISES_IN_HOOK, "future": BAD_CONTRACT}[name]})
+    reg = PluginRegistry()
+    with pytest.raises(PluginError, match=text) as info:
+        reg.find(name)
+    assert isinstance(info.value.__cause__, original)
+    assert f"plugin {name!r}" in str(info.value)
+    model = mi.load(CASES / "lenet5" / "model.mindir")
+    with pytest.raises(PluginError, match=text):
+        Session(model, target=f"null@{name}", plugins=reg)
+
+
+def test_mindinfer_plugins_restricts_which_load(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
+    mods = install({"good": GOOD, "other": GOOD, "raiser": RAISES_IN_HOOK})
+    monkeypatch.setenv("MINDINFER_PLUGINS", "good, nonexistent")
+    reg = PluginRegistry()
+    info = {p.name: p for p in reg.plugins}
+    assert info["good"].status == "loaded"
+    assert info["other"].status == "blocked" and info["raiser"].status == "blocked"
+    import sys
+
+    assert mods["other"] not in sys.modules  # blocked means not even imported
+    with pytest.raises(PluginError, match="blocked.*MINDINFER_PLUGINS"):
+        reg.find("other")
+
+
+def test_disable_autoload(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
+    install({"good": GOOD})
+    monkeypatch.setenv("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", "1")
+    reg = PluginRegistry()
+    assert reg.plugins == [] and reg.backends() == []
+    reg.register(NullPlugin(), name="mine")  # programmatic registration still works
+    assert [b.name for b in reg.backends()] == ["null"]
+
+
+def test_unknown_plugin_name_lists_installed() -> None:
+    reg = PluginRegistry(autoload=False)
+    reg.register(NullPlugin(), name="null")
+    with pytest.raises(mi.InvalidTargetError, match=r"no plugin or backend named 'nope'.*installed: null"):
+        reg.find("nope")
+
+
+def test_duplicate_backend_names_are_refused() -> None:
+    reg = PluginRegistry(autoload=False)
+    reg.register(NullPlugin(NullBackend(name="x")), name="first")
+    second = reg.register(NullPlugin(NullBackend(name="x")), name="second")
+    assert second.status == "failed" and "already registered" in str(second.error)
+    assert [b.name for b in reg.backends()] == ["x"]
+
+
+OPENER = """
+import mindinfer
+from mindinfer.ir import ForeignModel, TensorSpec
+
+@mindinfer.hookimpl
+def open_model(path):
+    if not path.endswith(".fake"):
+        return None
+    return ForeignModel(path, "fake", [TensorSpec("in", (2, -1), "float32")], [TensorSpec("out", (2,), "int32")])
+"""
+
+
+def test_open_model_hook_feeds_foreign_formats_to_backends(install: Install, tmp_path: Path) -> None:
+    install({"opener": OPENER})
+    reg = PluginRegistry()
+    reg.register(NullPlugin(NullBackend(name="fakerunner", formats=frozenset({"fake"}))), name="fakerunner")
+    reg.register(NullPlugin(NullBackend(name="mindironly", priority=50)), name="mindironly")
+    path = tmp_path / "m.fake"
+    path.write_bytes(b"whatever")
+    with Session(path, target="null", plugins=reg) as sess:
+        assert [str(s) for s in sess.inputs] == ["in: float32[2,?]"]
+        (out,) = sess.run({"in": np.zeros((2, 5), np.float32)})
+    # The higher-priority backend does not read the format, so the other one ran it.
+    assert sess.placement.plugin == "fakerunner"
+    assert out.dtype == np.int32 and out.shape == (2,)
+
+
+def test_open_model_hook_raising_is_a_plugin_error(tmp_path: Path) -> None:
+    class Bad:
+        @mi.hookimpl
+        def open_model(self, path: str) -> None:
+            raise ValueError("cannot parse header")
+
+    reg = PluginRegistry(autoload=False)
+    reg.register(Bad(), name="bad")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"x")
+    with pytest.raises(PluginError, match="plugin 'bad' raised in open_model.*cannot parse header"):
+        Session(path, target="cpu", plugins=reg)
