@@ -1,0 +1,167 @@
+"""The onnx backend: convert to ONNX, then run with onnxruntime on the provider of the device.
+
+Devices are the execution providers that really work here (see :mod:`._providers`): the CPU
+provider is ``cpu:0``; CUDA and TensorRT are ``gpu`` devices. A session asked for a GPU provider
+that onnxruntime silently swaps for CPU is an error, never a quiet CPU run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase
+from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidTargetError, MindInferError
+from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
+
+from . import _providers
+from ._graph import PLUGIN
+from .convert import DEFAULT_OPSET, EXTERNAL_DATA_THRESHOLD, SUPPORTED, convert, save, weight_bytes
+
+OPTIONS = ("threads", "opset")
+_DTYPES = frozenset({"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
+
+
+class OnnxBackend(BackendBase):
+    """MindIR -> ONNX (this plugin's converter) -> onnxruntime."""
+
+    name = PLUGIN
+    # Below the native cpu plugin (100): a bare "cpu" target keeps using it; "cpu@onnx" picks this.
+    priority = 50
+    capabilities = Capabilities(
+        primitives=frozenset(SUPPORTED - CONTROL_FLOW_OPS),
+        dtypes=_DTYPES,
+        dynamic_shapes=True,
+        control_flow=True,
+        formats=frozenset({"mindir", "onnx"}),
+    )
+
+    def __init__(self) -> None:
+        # gpu only when this onnxruntime was built with a GPU provider (working or not: devices()
+        # then says why it does not work, which is what a user asking for gpu needs to read).
+        listed = set(ort.get_available_providers())
+        self.device_kinds = ("cpu", "gpu") if listed & set(_providers.GPU_PROVIDERS) else ("cpu",)  # type: ignore[misc]
+
+    def devices(self) -> list[Device]:
+        found = []
+        statuses = _providers.probe()
+        others = {
+            s.name: s.reason for s in statuses if s.name not in (_providers.CPU_PROVIDER, *_providers.GPU_PROVIDERS)
+        }
+        for status in statuses:
+            if status.name == _providers.CPU_PROVIDER:
+                kind = "cpu"
+            elif status.name in _providers.GPU_PROVIDERS:
+                kind = "gpu"
+            else:
+                continue
+            details: dict[str, Any] = {"provider": status.name, "onnxruntime": ort.__version__}
+            if kind == "cpu" and others:
+                details["other_providers"] = others
+            found.append(
+                Device(kind, 0, f"onnxruntime {status.name}", status.works, status.reason, chip="", details=details)
+            )
+        return found
+
+    def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> OnnxExecutable:
+        _check_options(options)
+        proto = convert(model, int(options.get("opset", DEFAULT_OPSET)))
+        if weight_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
+            return _open(proto.SerializeToString(), model.source or "the model", device, options)
+        # Past protobuf's 2 GB limit the model can only travel as a file with external data.
+        tmp = tempfile.TemporaryDirectory(prefix="mindinfer-onnx-")
+        try:
+            path = save(proto, os.path.join(tmp.name, "model.onnx"), external_data=True)
+            return _open(str(path), model.source or "the model", device, options, tmp)
+        except BaseException:
+            tmp.cleanup()
+            raise
+
+    def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
+        _check_options(options, foreign=True)
+        return _open(model.path, model.path, device, options)
+
+
+def _check_options(options: dict[str, Any], foreign: bool = False) -> None:
+    allowed = ("threads",) if foreign else OPTIONS
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise InvalidTargetError(
+            f"plugin '{PLUGIN}': unknown option(s) {sorted(unknown)}; it accepts: {', '.join(allowed)}"
+        )
+    threads = options.get("threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise InvalidTargetError(f"plugin '{PLUGIN}': option threads={threads!r} must be a positive integer")
+
+
+def _open(
+    source: str | bytes,
+    where: str,
+    device: Device,
+    options: dict[str, Any],
+    tmp: tempfile.TemporaryDirectory[str] | None = None,
+) -> OnnxExecutable:
+    """An InferenceSession on the device's provider: graph optimizations on, threads as asked."""
+    provider = str(device.details.get("provider", _providers.CPU_PROVIDER))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # failures surface as exceptions below; warnings would only be noise
+    if options.get("threads"):
+        opts.intra_op_num_threads = int(options["threads"])
+    providers: list[Any] = [] if provider == _providers.CPU_PROVIDER else [(provider, {"device_id": device.index})]
+    providers.append(_providers.CPU_PROVIDER)  # for the nodes a GPU provider has no kernel for
+    try:
+        sess = ort.InferenceSession(source, opts, providers=providers)
+    except Exception as exc:
+        raise MindInferError(f"plugin '{PLUGIN}': onnxruntime could not load {where}: {ort_message(exc)}") from exc
+    if sess.get_providers()[0] != provider:
+        raise BackendUnavailableError(
+            f"plugin '{PLUGIN}': onnxruntime did not use {provider} for device {device} "
+            f"(it chose {sess.get_providers()[0]}); see `mindinfer devices`"
+        )
+    return OnnxExecutable(sess, provider, tmp)
+
+
+class OnnxExecutable(ExecutableBase):
+    """An onnxruntime session with its input and output names bound once."""
+
+    #: InferenceSession.run may be called from several threads at once.
+    thread_safe = True
+
+    def __init__(
+        self, sess: ort.InferenceSession, provider: str, tmp: tempfile.TemporaryDirectory[str] | None = None
+    ) -> None:
+        super().__init__(len(sess.get_inputs()), PLUGIN)
+        self.session = sess
+        self.provider = provider
+        self._inputs = [i.name for i in sess.get_inputs()]
+        self._outputs = [o.name for o in sess.get_outputs()]
+        self._sess_run = sess.run
+        self._tmp = tmp  # holds external weight data, when there was any, until close()
+
+    def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self._sess_run(self._outputs, dict(zip(self._inputs, inputs)))  # type: ignore[no-any-return]
+        except Exception as exc:
+            if type(exc).__name__ in ("InvalidArgument", "InvalidGraph") or isinstance(exc, (ValueError, TypeError)):
+                raise InvalidInputError(
+                    f"plugin '{PLUGIN}': onnxruntime rejected the inputs: {ort_message(exc)}"
+                ) from exc
+            raise MindInferError(f"plugin '{PLUGIN}': onnxruntime failed while running: {ort_message(exc)}") from exc
+
+    def _close(self) -> None:
+        self.session = None  # type: ignore[assignment]
+        self._sess_run = None  # type: ignore[assignment]
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def ort_message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions..." -> the last part.
+    if text.startswith("[ONNXRuntimeError]"):
+        text = text.split(" : ", 3)[-1]
+    return text

@@ -1,0 +1,120 @@
+"""Normalizations and softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+from mindinfer.ir import Node
+
+from .._graph import GraphBuilder
+from ._base import as_tuple, const_arg, data_format, drop_extra_outputs, given, lowers, out, out_dtype, rank_of, x
+
+
+@lowers("BatchNorm")
+def batch_norm(b: GraphBuilder, node: Node) -> None:
+    """Inference batch norm with the moving statistics (x, scale, bias, mean, variance, ...)."""
+    if const_arg(b, node, 5, "is_training", False):
+        raise b.unsupported("BatchNorm in training mode (batch statistics) is not supported; export in eval mode")
+    if data_format(const_arg(b, node, 8, "data_format", 0)) not in ("NCHW", "ND"):
+        raise b.unsupported("BatchNorm in NHWC format is not supported")
+    eps = float(const_arg(b, node, 6, "epsilon", 1e-5))
+    ins = [x(b, node, i) for i in range(5)]
+    out(b, node, b.op1("BatchNormalization", ins, epsilon=eps))
+    drop_extra_outputs(b, node, 1, "BatchNorm batch statistics are only computed in training")
+
+
+def _layer_norm(
+    b: GraphBuilder, node: Node, v: str, gamma: str | None, beta: str | None, axis: int, eps: float, params_axis: int
+) -> None:
+    rank = rank_of(b, node, 0)
+    axis %= rank
+    params_axis %= rank
+    dt = out_dtype(node) or np.dtype("float32")
+    if b.opset >= 17 and gamma is not None and params_axis >= axis:
+        ins = [v, gamma] + ([beta] if beta is not None else [])
+        out(b, node, b.op1("LayerNormalization", ins, axis=axis, epsilon=eps))
+    else:
+        axes = list(range(axis, rank))
+        mean = b.reduce("ReduceMean", v, axes, True)
+        d = b.op1("Sub", [v, mean])
+        var = b.reduce("ReduceMean", b.op1("Mul", [d, d]), axes, True)
+        y = b.op1("Div", [d, b.op1("Sqrt", [b.op1("Add", [var, b.const(eps, dt)])])])
+        if gamma is not None:
+            y = b.op1("Mul", [y, gamma])
+        if beta is not None:
+            y = b.op1("Add", [y, beta])
+        out(b, node, y)
+    drop_extra_outputs(b, node, 1, "LayerNorm mean/rstd outputs are not lowered")
+
+
+@lowers("LayerNorm")
+def layer_norm(b: GraphBuilder, node: Node) -> None:
+    """(x - mean) / sqrt(var + eps) * gamma + beta over axes begin_norm_axis..."""
+    axis = int(const_arg(b, node, 3, "begin_norm_axis", 1))
+    params_axis = int(const_arg(b, node, 4, "begin_params_axis", 1))
+    eps = float(const_arg(b, node, 5, "epsilon", 1e-7))
+    _layer_norm(b, node, x(b, node, 0), x(b, node, 1), x(b, node, 2), axis, eps, params_axis)
+
+
+@lowers("LayerNormExt")
+def layer_norm_ext(b: GraphBuilder, node: Node) -> None:
+    """mint layer_norm(input, normalized_shape, weight, bias, eps)."""
+    shape = as_tuple(const_arg(b, node, 1, "normalized_shape"))
+    axis = rank_of(b, node, 0) - len(shape)
+    gamma = x(b, node, 2) if given(node, 2) else None
+    beta = x(b, node, 3) if given(node, 3) else None
+    eps = float(const_arg(b, node, 4, "eps", 1e-5))
+    _layer_norm(b, node, x(b, node, 0), gamma, beta, axis, eps, axis)
+
+
+@lowers("GroupNorm")
+def group_norm(b: GraphBuilder, node: Node) -> None:
+    """Normalize over (C/G, H, W) per group, then per-channel gamma and beta."""
+    groups = int(const_arg(b, node, 1, "num_groups"))
+    eps = float(const_arg(b, node, 4, "eps", 1e-5))
+    rank = rank_of(b, node, 0)
+    dt = out_dtype(node) or np.dtype("float32")
+    v = x(b, node, 0)
+    grouped = b.op1("Reshape", [v, b.ints([0, groups, -1])])
+    mean = b.reduce("ReduceMean", grouped, [2], True)
+    d = b.op1("Sub", [grouped, mean])
+    var = b.reduce("ReduceMean", b.op1("Mul", [d, d]), [2], True)
+    y = b.op1("Div", [d, b.op1("Sqrt", [b.op1("Add", [var, b.const(eps, dt)])])])
+    y = b.op1("Reshape", [y, b.op1("Shape", [v])])
+    channel_axes = list(range(1, rank - 1))
+    if given(node, 2):
+        y = b.op1("Mul", [y, b.unsqueeze(x(b, node, 2), channel_axes) if channel_axes else x(b, node, 2)])
+    if given(node, 3):
+        y = b.op1("Add", [y, b.unsqueeze(x(b, node, 3), channel_axes) if channel_axes else x(b, node, 3)])
+    out(b, node, y)
+    drop_extra_outputs(b, node, 1, "GroupNorm mean/rstd outputs are not lowered")
+
+
+def _axis(b: GraphBuilder, node: Node, default: int = -1) -> int:
+    axis = const_arg(b, node, 1, "axis", default)
+    t = as_tuple(axis)
+    if len(t) != 1:
+        raise b.unsupported(f"{node.op} over several axes {t} is not supported")
+    return t[0]
+
+
+@lowers("Softmax")
+def softmax(b: GraphBuilder, node: Node) -> None:
+    """exp(x) / sum(exp(x)) along one axis."""
+    out(b, node, b.op1("Softmax", [x(b, node, 0)], axis=_axis(b, node)))
+
+
+@lowers("LogSoftmax", "LogSoftmaxExt")
+def log_softmax(b: GraphBuilder, node: Node) -> None:
+    """log(softmax(x)) along one axis."""
+    out(b, node, b.op1("LogSoftmax", [x(b, node, 0)], axis=_axis(b, node)))
+
+
+@lowers("L2Normalize")
+def l2_normalize(b: GraphBuilder, node: Node) -> None:
+    """x / sqrt(max(sum(x^2, axis), epsilon))."""
+    axes = list(as_tuple(const_arg(b, node, 1, "axis", 0)))
+    eps = float(const_arg(b, node, 2, "epsilon", 1e-4))
+    dt = out_dtype(node) or np.dtype("float32")
+    v = x(b, node, 0)
+    ss = b.reduce("ReduceSum", b.op1("Mul", [v, v]), axes, True)
+    out(b, node, b.op1("Div", [v, b.op1("Sqrt", [b.op1("Max", [ss, b.const(eps, dt)])])]))
