@@ -1,0 +1,77 @@
+"""The cpu backend: devices, capabilities (exactly the registered kernels) and compile."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from mindinfer.backend import BackendBase, Capabilities, Device
+from mindinfer.errors import InvalidTargetError
+from mindinfer.ir import Model
+
+from . import kernels  # noqa: F401  (fills the registry)
+from ._dtypes import SUPPORTED_DTYPES
+from ._threads import blas_info
+from .executable import CpuExecutable
+from .registry import KERNELS, PLUGIN
+
+
+def _cpu_model() -> str:
+    """The processor's marketing name (Linux /proc/cpuinfo, else the platform module)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class CpuBackend(BackendBase):
+    """Runs MindIR graphs with numpy kernels through compiled execution plans."""
+
+    name = PLUGIN
+    device_kinds = ("cpu",)
+    priority = 100
+    capabilities = Capabilities(
+        primitives=frozenset(KERNELS),
+        dtypes=SUPPORTED_DTYPES,
+        dynamic_shapes=True,
+        control_flow=True,
+    )
+
+    def devices(self) -> list[Device]:
+        return [
+            Device(
+                kind="cpu",
+                index=0,
+                name=_cpu_model(),
+                usable=True,
+                details={
+                    "cores": _usable_cores(),
+                    "machine": platform.machine(),
+                    "blas": blas_info(),
+                    "blas_threads_control": blas_info() != "none found",
+                },
+            )
+        ]
+
+    def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> CpuExecutable:
+        unknown = set(options) - {"threads"}
+        if unknown:
+            raise InvalidTargetError(
+                f"plugin '{PLUGIN}': unknown option(s) {sorted(unknown)}; the cpu plugin accepts: threads"
+            )
+        threads = options.get("threads")
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise InvalidTargetError(f"plugin '{PLUGIN}': option threads={threads!r} must be a positive integer")
+        return CpuExecutable(model, threads)

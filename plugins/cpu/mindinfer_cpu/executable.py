@@ -1,0 +1,57 @@
+"""The compiled model the cpu backend returns."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from mindinfer.backend import ExecutableBase
+from mindinfer.errors import InvalidInputError, MindInferError
+from mindinfer.ir import Model
+
+from ._threads import ThreadGovernor, set_blas_threads
+from .registry import PLUGIN
+from .runtime import Profile, Program
+
+
+class CpuExecutable(ExecutableBase):
+    """A model compiled to per-graph execution plans; reentrant (each run has its own slots)."""
+
+    #: Session does not need to serialize run(): runs share no mutable state.
+    thread_safe = True
+
+    def __init__(self, model: Model, threads: int | None) -> None:
+        super().__init__(len(model.inputs), PLUGIN)
+        self.program = Program(model)
+        #: The ``threads`` option: the most BLAS threads a run uses (None: the BLAS default).
+        self.threads = threads
+        #: Whether the BLAS thread count can be set at all here (see :mod:`._threads`).
+        self.blas_threads_control = set_blas_threads(threads) if threads else False
+        self.governor = ThreadGovernor(threads) if threads and self.blas_threads_control else None
+
+    def _timed(self, inputs: list[np.ndarray], profile: Profile | None) -> list[np.ndarray]:
+        arrays = [np.asarray(x) for x in inputs]
+        if self.governor is None:
+            return self.program.run(arrays, profile)
+        key = tuple(a.shape for a in arrays)
+        n = self.governor.choose(key)
+        set_blas_threads(n)  # process-wide, so set on every run: another model may have changed it
+        t0 = time.perf_counter()
+        outs = self.program.run(arrays, profile)
+        self.governor.record(key, n, time.perf_counter() - t0)
+        return outs
+
+    def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return self._timed(inputs, None)
+
+    def run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], Profile]:
+        """Run once, timing every kernel call: (outputs, [(node_name, primitive, seconds), ...])."""
+        if self.closed:
+            raise MindInferError(f"plugin '{PLUGIN}': this executable was closed; compile the model again")
+        if len(inputs) != self._n_inputs:
+            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self._n_inputs} inputs, got {len(inputs)}")
+        profile: Profile = []
+        return self._timed(list(inputs), profile), profile
+
+    def _close(self) -> None:
+        self.program = None  # type: ignore[assignment]

@@ -1,0 +1,17 @@
+"""The CPU kernels: importing this package fills :data:`mindinfer_cpu.registry.KERNELS`."""
+
+from . import (  # noqa: F401
+    activation,
+    conv,
+    conv_nhwc,
+    elementwise,
+    index,
+    matmul,
+    norm,
+    pool,
+    recurrent,
+    reduce,
+    resize,
+    scalar,
+    shape,
+)

@@ -1,0 +1,293 @@
+"""Convolutions through one matrix product: Conv2D (im2col by stride tricks), grouped, depthwise, transposed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from mindinfer.ir import Node
+from numpy.lib.stride_tricks import as_strided
+
+from ..registry import Arg, Kernel, kernel, param, require_known, unsupported
+from ._epilogue import LAYOUT, epilogue
+
+
+def _pair(value: Any, name: str, node: Node) -> tuple[int, int]:
+    """(h, w) from an int, a 2-tuple or MindSpore's 4-tuple (1, 1, h, w)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    v = tuple(int(x) for x in value)
+    if len(v) == 1:
+        return v[0], v[0]
+    if len(v) == 2:
+        return v[0], v[1]
+    if len(v) == 4:
+        return v[2], v[3]
+    raise unsupported(node, f"{name}={value!r} is not a 2-D value")
+
+
+def _pad_mode(value: Any) -> str:
+    """'pad', 'same' or 'valid' from a string or MindSpore's enum (PAD=0, SAME=1, VALID=2)."""
+    if isinstance(value, (int, np.integer)):
+        return {0: "pad", 1: "same", 2: "valid"}.get(int(value), "?")
+    return str(value).lower()
+
+
+@dataclass(frozen=True)
+class ConvGeom:
+    """Kernel window, strides, dilations and padding rule of a 2-D convolution or pooling."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int = 1
+    dw: int = 1
+    mode: str = "valid"
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
+    ceil: bool = False
+
+    def padding(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """Padding for an input of spatial size (h, w); 'same' puts the odd pixel at the end (TF rule)."""
+        if self.mode == "same":
+            ph = max(0, (-(-h // self.sh) - 1) * self.sh + (self.kh - 1) * self.dh + 1 - h)
+            pw = max(0, (-(-w // self.sw) - 1) * self.sw + (self.kw - 1) * self.dw + 1 - w)
+            return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
+        if self.mode == "valid":
+            return 0, 0, 0, 0
+        return self.pads
+
+    def out_size(self, hp: int, wp: int) -> tuple[int, int]:
+        """Output size for a padded input of size (hp, wp)."""
+        eh, ew = (self.kh - 1) * self.dh + 1, (self.kw - 1) * self.dw + 1
+        if self.ceil:
+            oh, ow = -(-(hp - eh) // self.sh) + 1, -(-(wp - ew) // self.sw) + 1
+        else:
+            oh, ow = (hp - eh) // self.sh + 1, (wp - ew) // self.sw + 1
+        return oh, ow
+
+
+def pad_nchw(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
+    """x with spatial padding (top, bottom, left, right); one allocation, no np.pad overhead."""
+    pt, pb, pl, pr = pads
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    out = np.empty((n, c, h + pt + pb, w + pl + pr), x.dtype)
+    if value == 0.0:
+        # Only the border needs filling; the interior is overwritten just below.
+        out[:, :, :pt] = 0
+        out[:, :, h + pt :] = 0
+        out[:, :, pt : h + pt, :pl] = 0
+        out[:, :, pt : h + pt, w + pl :] = 0
+    else:
+        out.fill(value)
+    out[:, :, pt : pt + h, pl : pl + w] = x
+    return out
+
+
+def windows(xp: np.ndarray, g: ConvGeom, oh: int, ow: int) -> np.ndarray:
+    """A no-copy view (N, C, kh, kw, OH, OW) of every window of a padded NCHW input."""
+    n, c = xp.shape[:2]
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(
+        xp, (n, c, g.kh, g.kw, oh, ow), (s0, s1, s2 * g.dh, s3 * g.dw, s2 * g.sh, s3 * g.sw), writeable=False
+    )
+
+
+def taps(xp: np.ndarray, g: ConvGeom, oh: int, ow: int) -> list[np.ndarray]:
+    """The kh*kw shifted strided views (N, C, OH, OW) of a padded input, one per kernel tap."""
+    out = []
+    for i in range(g.kh):
+        for j in range(g.kw):
+            h0, w0 = i * g.dh, j * g.dw
+            out.append(xp[:, :, h0 : h0 + (oh - 1) * g.sh + 1 : g.sh, w0 : w0 + (ow - 1) * g.sw + 1 : g.sw])
+    return out
+
+
+def conv_geom(node: Node, args: list[Arg]) -> ConvGeom:
+    """ConvGeom from Conv2D's attributes (kernel_size, stride, dilation, pad_mode, pad_list)."""
+    kh, kw = _pair(node.attrs.get("kernel_size", 1), "kernel_size", node)
+    sh, sw = _pair(node.attrs.get("stride", 1), "stride", node)
+    dh, dw = _pair(node.attrs.get("dilation", 1), "dilation", node)
+    mode = _pad_mode(node.attrs.get("pad_mode", "valid"))
+    if mode not in ("pad", "same", "valid"):
+        raise unsupported(node, f"pad_mode {node.attrs.get('pad_mode')!r}")
+    pad = node.attrs.get("pad", 0)
+    pads = (int(pad),) * 4 if isinstance(pad, (int, np.integer)) else tuple(int(p) for p in pad)
+    if len(pads) == 2:
+        pads = (pads[0], pads[0], pads[1], pads[1])
+    return ConvGeom(kh, kw, sh, sw, dh, dw, mode, pads)  # type: ignore[arg-type]
+
+
+def _check_nchw(node: Node) -> None:
+    fmt = node.attrs.get("format", node.attrs.get("data_format", "NCHW"))
+    if fmt not in ("NCHW", 0):
+        raise unsupported(node, f"format {fmt!r} (only NCHW)")
+
+
+def make_conv(weight: np.ndarray, groups: int, g: ConvGeom, post: Callable[[np.ndarray], np.ndarray] | None) -> Kernel:
+    """The run-time closure of a 2-D NCHW convolution with a constant weight (O, C/groups, kh, kw)."""
+    o, cg = weight.shape[:2]
+    weight = np.ascontiguousarray(weight, dtype=np.float32) if weight.dtype != np.float16 else weight
+    pointwise = g.kh == g.kw == 1 and g.sh == g.sw == 1 and (g.mode != "pad" or not any(g.pads))
+
+    if groups == 1 and pointwise:
+        w2 = np.ascontiguousarray(weight.reshape(o, cg))
+
+        def run_1x1(x: np.ndarray, *_: Any) -> np.ndarray:
+            n, c, h, w = x.shape
+            out = np.matmul(w2, x.reshape(n, c, h * w)).reshape(n, o, h, w)
+            return post(out) if post is not None else out
+
+        return run_1x1
+
+    if groups == 1:
+        w2 = np.ascontiguousarray(weight.reshape(o, -1))
+
+        def run_gemm(x: np.ndarray, *_: Any) -> np.ndarray:
+            n, c, h, w = x.shape
+            xp = pad_nchw(x, g.padding(h, w))
+            oh, ow = g.out_size(xp.shape[2], xp.shape[3])
+            cols = windows(xp, g, oh, ow).reshape(n, c * g.kh * g.kw, oh * ow)
+            out = np.matmul(w2, cols).reshape(n, o, oh, ow)
+            return post(out) if post is not None else out
+
+        return run_gemm
+
+    if cg == 1 and o == groups:
+        # Depthwise: a sum over the kh*kw shifted views, each times a per-channel weight.
+        wt = [np.ascontiguousarray(weight[:, 0, i, j]).reshape(1, o, 1, 1) for i in range(g.kh) for j in range(g.kw)]
+
+        def run_dw(x: np.ndarray, *_: Any) -> np.ndarray:
+            h, w = x.shape[2:]
+            xp = pad_nchw(x, g.padding(h, w))
+            oh, ow = g.out_size(xp.shape[2], xp.shape[3])
+            views = taps(xp, g, oh, ow)
+            acc = np.multiply(views[0], wt[0])
+            tmp = np.empty_like(acc)
+            for v, k in zip(views[1:], wt[1:]):
+                np.multiply(v, k, out=tmp)
+                acc += tmp
+            return post(acc) if post is not None else acc
+
+        return run_dw
+
+    og = o // groups
+    wg = np.ascontiguousarray(weight.reshape(groups, og, -1))
+
+    def run_grouped(x: np.ndarray, *_: Any) -> np.ndarray:
+        n, _, h, w = x.shape
+        xp = pad_nchw(x, g.padding(h, w))
+        oh, ow = g.out_size(xp.shape[2], xp.shape[3])
+        win = windows(xp, g, oh, ow)  # (n, c, kh, kw, oh, ow)
+        cols = as_strided(
+            xp,
+            (n, groups, cg, g.kh, g.kw, oh, ow),
+            (win.strides[0], win.strides[1] * cg) + win.strides[1:],
+            writeable=False,
+        ).reshape(n, groups, cg * g.kh * g.kw, oh * ow)
+        out = np.matmul(wg, cols).reshape(n, o, oh, ow)
+        return post(out) if post is not None else out
+
+    return run_grouped
+
+
+@kernel("Conv2D")
+def build_conv2d(node: Node, args: list[Arg]) -> Kernel:
+    """2-D convolution, NCHW (any groups, dilation, pad mode); a constant weight is laid out once."""
+    _check_nchw(node)
+    groups = int(node.attrs.get("group", node.attrs.get("groups", 1)))
+    g = conv_geom(node, args)
+    post = epilogue(node, (1, -1, 1, 1))
+    if not args[1].known:
+        # A weight computed at run time (functional conv2d on a tensor argument): lay it out per call.
+        return lambda x, w, *_: make_conv(np.asarray(w), groups, g, post)(x)
+    w = np.asarray(args[1].value)
+    if w.ndim != 4:
+        raise unsupported(node, f"weight of rank {w.ndim}")
+    if node.attrs.get(LAYOUT) == "NHWC":
+        from .conv_nhwc import make_conv_nhwc
+
+        return make_conv_nhwc(w, groups, g, epilogue(node))
+    return make_conv(w, groups, g, post)
+
+
+@kernel("Conv2DExt", "Conv2DPadding")
+def build_conv2d_ext(node: Node, args: list[Arg]) -> Kernel:
+    """mint-style conv2d(input, weight, bias, stride, padding, dilation, groups)."""
+    w = np.asarray(require_known(node, args, 1, "the weight"))
+    bias = param(node, args, 2, "bias", None)
+    sh, sw = _pair(param(node, args, 3, "stride", 1), "stride", node)
+    padding = param(node, args, 4, "padding", 0)
+    dh, dw = _pair(param(node, args, 5, "dilation", 1), "dilation", node)
+    groups = int(param(node, args, 6, "groups", 1))
+    if node.op == "Conv2DPadding" or isinstance(padding, str):
+        mode = _pad_mode(padding)
+        pads = (0, 0, 0, 0)
+        if mode == "same" and (sh, sw) != (1, 1):
+            raise unsupported(node, "padding='same' with stride > 1")
+    else:
+        ph, pw = _pair(padding, "padding", node)
+        mode, pads = "pad", (ph, ph, pw, pw)
+    g = ConvGeom(w.shape[2], w.shape[3], sh, sw, dh, dw, mode, pads)
+    post = epilogue(node, (1, -1, 1, 1))
+    if bias is not None:
+        b = np.asarray(bias, np.float32).reshape(1, -1, 1, 1)
+
+        def with_bias(y: np.ndarray) -> np.ndarray:
+            y += b
+            return post(y) if post is not None else y
+
+        return make_conv(w, groups, g, with_bias)
+    return make_conv(w, groups, g, post)
+
+
+def _col2im(cols: np.ndarray, n: int, c: int, hp: int, wp: int, g: ConvGeom, ih: int, iw: int) -> np.ndarray:
+    """Scatter-add columns (n, c, kh, kw, ih, iw) back onto a padded canvas (n, c, hp, wp)."""
+    canvas = np.zeros((n, c, hp, wp), cols.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            h0, w0 = i * g.dh, j * g.dw
+            canvas[:, :, h0 : h0 + (ih - 1) * g.sh + 1 : g.sh, w0 : w0 + (iw - 1) * g.sw + 1 : g.sw] += cols[:, :, i, j]
+    return canvas
+
+
+@kernel("Conv2DTranspose", "Conv2DBackpropInput")
+def build_conv2d_transpose(node: Node, args: list[Arg]) -> Kernel:
+    """Transposed convolution (the input-gradient of Conv2D): one GEMM then col2im."""
+    _check_nchw(node)
+    weight = np.asarray(require_known(node, args, 1, "the weight"), np.float32)  # (Cin_of_dout, Cout/g, kh, kw)
+    groups = int(node.attrs.get("group", node.attrs.get("groups", 1)))
+    g = conv_geom(node, args)
+    post = epilogue(node, (1, -1, 1, 1))
+    ci, cog, kh, kw = weight.shape
+    cig = ci // groups
+    # (groups, cog*kh*kw, cig): the transposed weight of each group.
+    wt = np.ascontiguousarray(weight.reshape(groups, cig, cog * kh * kw).transpose(0, 2, 1))
+    sizes = args[2].value if len(args) > 2 and args[2].known else None
+
+    def run(dout: np.ndarray, w: Any, size: Any = None, *_: Any) -> np.ndarray:
+        size = sizes if size is None or sizes is not None else size
+        n, _, ih, iw = dout.shape
+        oh, ow = int(size[-2]), int(size[-1])
+        pt, pb, pl, pr = g.padding(oh, ow)
+        hp, wp = oh + pt + pb, ow + pl + pr
+        x = dout.reshape(n, groups, cig, ih * iw)
+        cols = np.matmul(wt, x).reshape(n, groups * cog, kh, kw, ih, iw)
+        canvas = _col2im(
+            cols,
+            n,
+            groups * cog,
+            max(hp, (ih - 1) * g.sh + (kh - 1) * g.dh + 1),
+            max(wp, (iw - 1) * g.sw + (kw - 1) * g.dw + 1),
+            g,
+            ih,
+            iw,
+        )
+        out = np.ascontiguousarray(canvas[:, :, pt : pt + oh, pl : pl + ow])
+        return post(out) if post is not None else out
+
+    return run

@@ -1,0 +1,258 @@
+"""Layout pass: run convolution regions channels-last (NHWC), converting only at region borders.
+
+Conv2D and 2-D pools switch to NHWC; ops that do not care about layout (activations, elementwise
+arithmetic, BiasAdd/BatchNorm on the channel axis, Concat/Split on channels, spatial reductions)
+follow their inputs, with axis arguments and constant operands permuted here, once. Every other
+consumer, and every graph output, gets the NCHW tensor back through one inserted conversion
+(shared by all such consumers of the value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from mindinfer.ir import Const, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
+
+from .kernels._epilogue import LAYOUT
+from .kernels.activation import INPLACE
+from .passes import WorkGraph
+
+#: NCHW axis -> NHWC axis.
+_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
+_TO_NHWC = (0, 2, 3, 1)
+
+_UNARY = set(INPLACE) | {
+    "GeLU", "FastGeLU", "Neg", "Abs", "Sqrt", "Rsqrt", "Exp", "Log", "Erf", "Square", "Reciprocal",
+    "Sign", "Floor", "Ceil", "Round", "Elu", "LeakyReLU", "Softplus", "Mish", "SeLU", "ClampScalar",
+    "Cast", "InplaceReLU", "Softsign",
+}  # fmt: skip
+_BINARY = {
+    "Add", "Sub", "Mul", "Div", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference",
+    "AddExt", "SubExt", "InplaceAddExt", "InplaceSubExt", "InplaceMul", "InplaceDiv", "Muls", "Divs",
+    "Adds", "Subs",
+}  # fmt: skip
+_REDUCE = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "MeanExt", "SumExt"}
+
+
+def _rank(wg: WorkGraph, item: Input) -> int | None:
+    arg = wg.arg(item)
+    if arg.known:
+        return int(np.ndim(arg.value)) if isinstance(arg.value, (np.ndarray, np.generic, int, float, bool)) else None
+    if arg.spec is None or arg.spec.shape is None:
+        return None
+    return len(arg.spec.shape)
+
+
+def _nhwc_spec(spec: TensorSpec | None, name: str) -> TensorSpec | None:
+    if spec is None or spec.shape is None or len(spec.shape) != 4:
+        return None if spec is None else TensorSpec(name, None, spec.dtype)
+    return TensorSpec(name, tuple(spec.shape[i] for i in _TO_NHWC), spec.dtype)
+
+
+class _Layouts:
+    def __init__(self, wg: WorkGraph) -> None:
+        self.wg = wg
+        self.nhwc: set[str] = set()
+        self.as_nchw: dict[str, str] = {}
+        self.as_nhwc: dict[str, str] = {}
+        self.nodes: list[Node] = []
+
+    def is_nhwc(self, item: Input) -> bool:
+        return isinstance(item, Ref) and self.wg.resolve(item.name) in self.nhwc
+
+    def nchw(self, name: str) -> str:
+        """The NCHW version of an NHWC value (one conversion node, shared)."""
+        if name not in self.as_nchw:
+            out = f"{name}@nchw"
+            spec = self.wg.specs.get(name)
+            self.nodes.append(Node(out, "cpu.ToNCHW", [Ref(name)], [out], {}, [spec]))
+            self.wg.specs[out] = (
+                None
+                if spec is None or spec.shape is None
+                else TensorSpec(out, tuple(spec.shape[i] for i in (0, 3, 1, 2)), spec.dtype)
+            )
+            self.as_nchw[name] = out
+        return self.as_nchw[name]
+
+    def to_nhwc(self, name: str) -> str:
+        if name in self.nhwc:
+            return name
+        if name not in self.as_nhwc:
+            out = f"{name}@nhwc"
+            spec = _nhwc_spec(self.wg.specs.get(name), out)
+            self.nodes.append(Node(out, "cpu.ToNHWC", [Ref(name)], [out], {}, [spec]))
+            self.wg.specs[out] = spec
+            self.nhwc.add(out)
+            self.as_nhwc[name] = out
+        return self.as_nhwc[name]
+
+    def plain(self, item: Input) -> Input:
+        """The input with every NHWC value replaced by its NCHW version."""
+        if isinstance(item, Ref):
+            name = self.wg.resolve(item.name)
+            return Ref(self.nchw(name)) if name in self.nhwc else item
+        if isinstance(item, TupleOf):
+            return TupleOf(tuple(self.plain(i) for i in item.items))
+        return item
+
+    def emit(self, node: Node, nhwc_outputs: bool) -> None:
+        self.nodes.append(node)
+        if nhwc_outputs:
+            for out in node.outputs:
+                self.nhwc.add(out)
+                self.wg.specs[out] = _nhwc_spec(self.wg.specs.get(out), out)
+
+    def fallback(self, node: Node) -> None:
+        self.emit(replace(node, inputs=[self.plain(i) for i in node.inputs]), False)
+
+
+def _conv_ok(wg: WorkGraph, node: Node) -> bool:
+    if node.op != "Conv2D" or len(node.inputs) < 2 or not wg.arg(node.inputs[1]).known:
+        return False
+    fmt = node.attrs.get("format", "NCHW")
+    return fmt in ("NCHW", 0) and np.ndim(wg.arg(node.inputs[1]).value) == 4 and _rank(wg, node.inputs[0]) in (4, None)
+
+
+def _pool_ok(wg: WorkGraph, node: Node) -> bool:
+    if node.op not in ("MaxPool", "AvgPool") or _rank(wg, node.inputs[0]) != 4:
+        return False
+    fmt = node.const_input(4, node.attrs.get("format", node.attrs.get("data_format", "NCHW")))
+    mode = node.const_input(3, node.attrs.get("pad_mode", "valid"))
+    return fmt in ("NCHW", 0) and str(mode).lower() in ("same", "valid", "1", "2")
+
+
+def _permuted_const(value: Any) -> Any | None:
+    """A constant operand broadcast against an NCHW tensor, rearranged for NHWC (None if impossible)."""
+    arr = np.asarray(value)
+    if arr.ndim == 0 or arr.size == 1:
+        return value
+    if arr.ndim > 4:
+        return None
+    return np.ascontiguousarray(arr.reshape((1,) * (4 - arr.ndim) + arr.shape).transpose(_TO_NHWC))
+
+
+def _binary(lay: _Layouts, node: Node) -> bool:
+    wg = lay.wg
+    tensors = node.inputs[:2]
+    if not any(lay.is_nhwc(i) for i in tensors):
+        return False
+    new: list[Input] = list(node.inputs)
+    for k, item in enumerate(tensors):
+        if lay.is_nhwc(item):
+            continue
+        arg = wg.arg(item)
+        if arg.known:
+            permuted = _permuted_const(arg.value)
+            if permuted is None:
+                return False
+            new[k] = Const(permuted) if permuted is not arg.value else item
+        elif _rank(wg, item) == 4 and isinstance(item, Ref):
+            new[k] = Ref(lay.to_nhwc(wg.resolve(item.name)))
+        else:
+            return False
+    lay.emit(replace(node, inputs=new), True)
+    return True
+
+
+def _reduce(lay: _Layouts, node: Node) -> bool:
+    if not lay.is_nhwc(node.inputs[0]) or len(node.inputs) < 3:
+        return False
+    axis, keep = node.const_input(1, ()), node.const_input(2, False)
+    if not isinstance(node.inputs[1], Const) or not isinstance(node.inputs[2], Const):
+        return False
+    if axis is None or (not isinstance(axis, int) and len(axis) == 0):
+        lay.emit(node, bool(keep))
+        return True
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(int(a) % 4 for a in axes)
+    kept = [a for a in range(4) if a not in axes]
+    if not keep and 1 in kept and (2 in kept or 3 in kept):
+        return False  # the kept axes would come out in another order
+    new_axes = tuple(sorted(_AXIS[a] for a in axes))
+    inputs = list(node.inputs)
+    inputs[1] = Const(new_axes if not isinstance(axis, (int, np.integer)) else new_axes[0])
+    lay.emit(replace(node, inputs=inputs), bool(keep))
+    return True
+
+
+def _channel_axis_op(lay: _Layouts, node: Node) -> bool:
+    """BiasAdd/BatchNorm (channel axis given by a format argument) on an NHWC input."""
+    if not lay.is_nhwc(node.inputs[0]):
+        return False
+    index = 2 if node.op == "BiasAdd" else 8
+    if node.const_input(index, 0) not in (0, "NCHW") or not isinstance(
+        node.inputs[index] if index < len(node.inputs) else None, Const
+    ):
+        return False
+    if node.op == "BatchNorm" and any(lay.is_nhwc(i) for i in node.inputs[1:5]):
+        return False
+    inputs = list(node.inputs)
+    inputs[index] = Const(1)  # NHWC: channels on the last axis
+    new = replace(node, inputs=inputs)
+    lay.nodes.append(new)
+    lay.nhwc.add(new.outputs[0])
+    lay.wg.specs[new.outputs[0]] = _nhwc_spec(lay.wg.specs.get(new.outputs[0]), new.outputs[0])
+    return True
+
+
+def _concat(lay: _Layouts, node: Node) -> bool:
+    items = node.inputs[0].items if isinstance(node.inputs[0], TupleOf) else None
+    axis = node.const_input(1)
+    if items is None or axis is None or not all(lay.is_nhwc(i) for i in items):
+        return False
+    inputs = list(node.inputs)
+    inputs[1] = Const(_AXIS[int(axis) % 4])
+    lay.emit(replace(node, inputs=inputs), True)
+    return True
+
+
+def _split(lay: _Layouts, node: Node) -> bool:
+    axis = node.const_input(1)
+    if not lay.is_nhwc(node.inputs[0]) or axis is None:
+        return False
+    inputs = list(node.inputs)
+    inputs[1] = Const(_AXIS[int(axis) % 4])
+    lay.emit(replace(node, inputs=inputs), True)
+    return True
+
+
+def assign_layouts(wg: WorkGraph) -> None:
+    """Rewrite ``wg.nodes`` so that convolution regions run channels-last."""
+    if not any(_conv_ok(wg, n) for n in wg.nodes):
+        return
+    lay = _Layouts(wg)
+    for node in wg.nodes:
+        if _conv_ok(wg, node) or _pool_ok(wg, node):
+            src = node.inputs[0]
+            x: Input = Ref(lay.to_nhwc(wg.resolve(src.name))) if isinstance(src, Ref) else src
+            if not isinstance(x, Ref):
+                lay.fallback(node)
+                continue
+            attrs = dict(node.attrs)
+            attrs[LAYOUT] = "NHWC"
+            lay.emit(replace(node, inputs=[x, *node.inputs[1:]], attrs=attrs), True)
+            continue
+        handled = False
+        if node.op in _UNARY and node.inputs and lay.is_nhwc(node.inputs[0]):
+            handled = not any(lay.is_nhwc(i) for i in node.inputs[1:])
+            if handled:
+                lay.emit(node, True)
+        elif node.op in _BINARY:
+            handled = _binary(lay, node)
+        elif node.op in _REDUCE:
+            handled = _reduce(lay, node)
+        elif node.op in ("BiasAdd", "BatchNorm"):
+            handled = _channel_axis_op(lay, node)
+        elif node.op == "Concat":
+            handled = _concat(lay, node)
+        elif node.op == "Split":
+            handled = _split(lay, node)
+        if not handled:
+            lay.fallback(node)
+    wg.outputs = [lay.plain(o) for o in wg.outputs]
+    wg.nodes = lay.nodes
+
+
+__all__ = ["assign_layouts", "iter_refs"]

@@ -1,0 +1,264 @@
+"""Graph passes run before planning: constant folding, no-op removal, conv/matmul epilogue fusion.
+
+Passes work on a :class:`WorkGraph`, a private copy of one IR graph: nodes are copied before being
+changed, so the user's :class:`mindinfer.ir.Model` is never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from mindinfer.errors import MindInferError, UnsupportedOpError
+from mindinfer.ir import CONTROL_FLOW_OPS, Const, Graph, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
+
+from .kernels._epilogue import ACT, BIAS
+from .kernels.activation import INPLACE
+from .kernels.norm import bn_scale_shift
+from .registry import INTERNAL, KERNELS, PLUGIN, Arg
+
+#: Folding stops producing constants larger than this (elements), to keep compiled models small.
+MAX_FOLDED_ELEMENTS = 1 << 24
+
+
+@dataclass
+class WorkGraph:
+    """One graph being compiled: its nodes plus what is known about each value."""
+
+    name: str
+    inputs: list[TensorSpec]
+    nodes: list[Node]
+    outputs: list[Input]
+    known: dict[str, Any] = field(default_factory=dict)
+    alias: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, TensorSpec | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_graph(cls, graph: Graph, global_params: dict[str, np.ndarray]) -> WorkGraph:
+        wg = cls(graph.name, list(graph.inputs), list(graph.nodes), list(graph.outputs))
+        input_names = {s.name for s in graph.inputs}
+        for name, data in global_params.items():
+            if name not in input_names:
+                wg.known[name] = data
+        for p in graph.params.values():
+            wg.known[p.name] = p.data
+        for spec in graph.inputs:
+            wg.specs[spec.name] = spec
+            wg.known.pop(spec.name, None)
+        for node in graph.nodes:
+            for out, spec in zip(node.outputs, node.out_specs or []):
+                wg.specs[out] = spec
+        return wg
+
+    def resolve(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def arg(self, item: Input) -> Arg:
+        """How a builder sees one input."""
+        if isinstance(item, Const):
+            return Arg(True, item.value)
+        if isinstance(item, Ref):
+            name = self.resolve(item.name)
+            if name in self.known:
+                return Arg(True, self.known[name])
+            return Arg(False, None, self.specs.get(name))
+        sub = [self.arg(i) for i in item.items]
+        if all(a.known for a in sub):
+            return Arg(True, tuple(a.value for a in sub))
+        return Arg(False, None, None)
+
+    def args(self, node: Node) -> list[Arg]:
+        return [self.arg(i) for i in node.inputs]
+
+    def consumers(self) -> dict[str, list[Node]]:
+        users: dict[str, list[Node]] = {}
+        for node in self.nodes:
+            for item in node.inputs:
+                for name in iter_refs(item):
+                    users.setdefault(self.resolve(name), []).append(node)
+        return users
+
+    def output_names(self) -> set[str]:
+        return {self.resolve(n) for o in self.outputs for n in iter_refs(o)}
+
+
+def build_kernel(node: Node, args: list[Arg]) -> Any:
+    """Run a node's builder; errors other than UnsupportedOpError become one that names the node."""
+    builder = KERNELS.get(node.op) or INTERNAL.get(node.op)
+    if builder is None:
+        raise UnsupportedOpError(node.op, node.name, PLUGIN, "no kernel registered")
+    try:
+        return builder(node, args)
+    except MindInferError:
+        raise
+    except Exception as exc:  # a variant the builder did not anticipate: refuse, never guess
+        raise UnsupportedOpError(
+            node.op, node.name, PLUGIN, f"cannot build this variant ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def fold_constants(wg: WorkGraph) -> None:
+    """Evaluate, once, every node whose inputs are all compile-time values."""
+    kept: list[Node] = []
+    for node in wg.nodes:
+        if node.op in CONTROL_FLOW_OPS:
+            kept.append(node)
+            continue
+        args = wg.args(node)
+        if not all(a.known for a in args):
+            kept.append(node)
+            continue
+        fn = build_kernel(node, args)
+        try:
+            result = fn(*[a.value for a in args])
+        except MindInferError:
+            raise
+        except Exception as exc:
+            raise MindInferError(
+                f"plugin '{PLUGIN}': folding constant node '{node.name}' ({node.op}) failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        values = result if len(node.outputs) > 1 else (result,)
+        if any(isinstance(v, np.ndarray) and v.size > MAX_FOLDED_ELEMENTS for v in values):
+            kept.append(node)
+            continue
+        missing = getattr(fn, "missing_outputs", ())
+        for i, (out, value) in enumerate(zip(node.outputs, values)):
+            if i not in missing:
+                wg.known[out] = value
+        if any(i in missing for i in range(len(node.outputs))):
+            kept.append(node)  # keep it so that a read of a missing output is still refused
+    wg.nodes = kept
+
+
+def _static_shape(wg: WorkGraph, item: Input) -> tuple[int, ...] | None:
+    shape = wg.arg(item).shape
+    return shape if shape is not None and all(d >= 0 for d in shape) else None
+
+
+def remove_noops(wg: WorkGraph) -> None:
+    """Drop Reshape to the same static shape, Cast to the same dtype, and identity primitives."""
+    from ._dtypes import to_numpy_dtype
+
+    kept: list[Node] = []
+    for node in wg.nodes:
+        src = node.inputs[0] if node.inputs else None
+        if not isinstance(src, Ref) or len(node.outputs) != 1 or wg.resolve(src.name) in wg.known:
+            kept.append(node)
+            continue
+        noop = False
+        if node.op in ("Identity", "Contiguous", "StopGradient"):
+            noop = True
+        elif node.op == "Reshape":
+            before = _static_shape(wg, src)
+            after = node.out_specs[0].shape if node.out_specs and node.out_specs[0] is not None else None
+            noop = before is not None and after is not None and tuple(before) == tuple(after)
+        elif node.op == "Cast":
+            spec = wg.specs.get(wg.resolve(src.name))
+            target = to_numpy_dtype(node.const_input(1))
+            noop = spec is not None and target is not None and spec.dtype == target.name
+        if noop:
+            wg.alias[node.outputs[0]] = wg.resolve(src.name)
+        else:
+            kept.append(node)
+    wg.nodes = kept
+
+
+def _only_user(wg: WorkGraph, users: dict[str, list[Node]], outputs: set[str], name: str) -> Node | None:
+    if name in outputs:
+        return None
+    nodes = users.get(name, [])
+    return nodes[0] if len(nodes) == 1 else None
+
+
+def _reads_only_first(node: Node, users: dict[str, list[Node]], outputs: set[str]) -> bool:
+    return all(not users.get(o) and o not in outputs for o in node.outputs[1:])
+
+
+def fuse_epilogues(wg: WorkGraph) -> None:
+    """Fold BiasAdd, inference BatchNorm and an activation into the Conv2D/MatMul before them."""
+    users = wg.consumers()
+    outputs = wg.output_names()
+    removed: set[int] = set()
+    replaced: dict[int, Node] = {}
+    for idx, node in enumerate(wg.nodes):
+        if node.op not in ("Conv2D", "MatMul") or id(node) in removed:
+            continue
+        args = wg.args(node)
+        if len(args) < 2 or not args[1].known:
+            continue
+        is_conv = node.op == "Conv2D"
+        if not is_conv and (node.const_input(2, False) or np.ndim(args[1].value) != 2):
+            continue
+        if np.asarray(args[1].value).dtype != np.float32:
+            continue  # float16 weights keep their own precision path
+        weight = np.asarray(args[1].value)
+        trans_b = bool(node.const_input(3, False)) if not is_conv else False
+        n_out = weight.shape[0] if (is_conv or trans_b) else weight.shape[1]
+        bias = np.zeros(n_out, np.float64)
+        has_bias = False
+        act = None
+        fused = node
+        cur = node.outputs[0]
+        while True:
+            user = _only_user(wg, users, outputs, cur)
+            if user is None:
+                break
+            uargs = wg.args(user)
+            first = user.inputs[0]
+            if not (isinstance(first, Ref) and wg.resolve(first.name) == cur):
+                break
+            if user.op == "BiasAdd" and uargs[1].known and user.const_input(2, 0) in (0, "NCHW") and act is None:
+                bias = bias + np.asarray(uargs[1].value, np.float64).reshape(-1)
+                has_bias = True
+            elif (
+                user.op == "BatchNorm"
+                and act is None
+                and all(a.known for a in uargs[1:5])
+                and not user.const_input(5, False)
+                and user.const_input(8, 0) in (0, "NCHW")
+                and _reads_only_first(user, users, outputs)
+            ):
+                eps = float(user.const_input(6, 1e-5))
+                s, t = bn_scale_shift(uargs[1].value, uargs[2].value, uargs[3].value, uargs[4].value, eps)
+                # Scale in float64 and round once, so folding adds a single rounding step.
+                shape = (-1, 1, 1, 1) if is_conv else (-1, 1) if trans_b else (1, -1)
+                weight = (weight.astype(np.float64) * s.reshape(shape)).astype(np.float32)
+                bias = bias * s + t
+                has_bias = True
+            elif user.op in INPLACE and act is None:
+                act = user.op
+            else:
+                break
+            removed.add(id(user))
+            cur = user.outputs[0]
+            if act is not None:
+                break
+        if cur == node.outputs[0]:
+            continue
+        inputs = list(node.inputs)
+        inputs[1] = Const(weight, f"{node.name}.fused_weight")
+        attrs = dict(node.attrs)
+        if has_bias:
+            attrs[BIAS] = bias.astype(np.float32)
+        if act is not None:
+            attrs[ACT] = act
+        fused = replace(node, inputs=inputs, attrs=attrs, outputs=[cur], out_specs=[wg.specs.get(cur)])
+        replaced[idx] = fused
+    wg.nodes = [replaced.get(i, n) for i, n in enumerate(wg.nodes) if id(n) not in removed]
+
+
+def optimize(wg: WorkGraph) -> WorkGraph:
+    """All passes, in order."""
+    from .layout import assign_layouts
+
+    fold_constants(wg)
+    remove_noops(wg)
+    fuse_epilogues(wg)
+    assign_layouts(wg)
+    return wg
+
+
+__all__ = ["TupleOf", "WorkGraph", "build_kernel", "fold_constants", "fuse_epilogues", "optimize", "remove_noops"]

@@ -1,0 +1,153 @@
+"""The plan runner: executes plans, closures and calls, with a trampoline for tail calls.
+
+MindSpore exports a ``while`` loop as mutually recursive graphs whose recursive call is the graph's
+result (a tail call). The runner turns such calls into iterations of one Python loop, so a loop of
+100 000 trips needs no recursion at all; only non-tail calls (an ``if`` inside a loop body) recurse,
+one level per nesting depth.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from mindinfer.errors import InvalidInputError, MindInferError
+from mindinfer.ir import GraphRef, Model, Node
+
+from .passes import WorkGraph, optimize
+from .plan import Plan, build_plan
+from .registry import PLUGIN
+
+Profile = list[tuple[str, str, float]]
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A function graph with some leading arguments already bound (MindSpore's Partial)."""
+
+    graph: str
+    bound: tuple[Any, ...] = ()
+
+
+def as_closure(value: Any, where: str) -> Closure:
+    if isinstance(value, Closure):
+        return value
+    if isinstance(value, GraphRef):
+        return Closure(value.graph)
+    raise MindInferError(
+        f"plugin '{PLUGIN}': {where} calls a value that is not a function graph ({type(value).__name__})"
+    )
+
+
+class Program:
+    """Every graph of a model compiled to a plan (function graphs compiled on first use is not
+    needed: all are compiled up front so that unsupported variants surface at compile time)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        global_params = {p.name: p.data for g in model.graphs for p in g.params.values()}
+        self.plans: dict[str, Plan] = {}
+        for graph in model.graphs:
+            wg = optimize(WorkGraph.from_graph(graph, global_params))
+            self.plans[graph.name] = build_plan(wg, self._control_flow)
+        self.main = self.plans[model.main.name]
+
+    def plan(self, name: str) -> Plan:
+        try:
+            return self.plans[name]
+        except KeyError:
+            raise MindInferError(
+                f"plugin '{PLUGIN}': the model calls graph '{name}', which it does not contain"
+            ) from None
+
+    def _control_flow(self, node: Node, n_outputs: int) -> Callable[..., Any]:
+        where = f"node '{node.name}'"
+        if node.op == "Partial":
+
+            def partial(fn: Any, *bound: Any) -> Closure:
+                c = as_closure(fn, where)
+                return Closure(c.graph, c.bound + bound)
+
+            return partial
+        if node.op == "Switch":
+
+            def switch(cond: Any, on_true: Any, on_false: Any) -> Any:
+                return on_true if bool(np.asarray(cond)) else on_false
+
+            return switch
+
+        def call(fn: Any, *args: Any) -> Any:
+            c = as_closure(fn, where)
+            outs = self.execute(self.plan(c.graph), list(c.bound) + list(args), None)
+            if n_outputs == 1:
+                return outs[0] if len(outs) == 1 else tuple(outs)
+            return tuple(outs)
+
+        return call
+
+    def execute(self, plan: Plan, args: list[Any], profile: Profile | None) -> list[Any]:
+        """Run ``plan`` on ``args``, following tail calls iteratively."""
+        while True:
+            if len(args) != plan.n_inputs:
+                raise MindInferError(
+                    f"plugin '{PLUGIN}': graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}"
+                )
+            slots = plan.template.copy()
+            slots[: plan.n_inputs] = args
+            step = None
+            try:
+                if profile is None:
+                    for step in plan.steps:
+                        result = step.fn(*[slots[i] for i in step.ins])
+                        if step.multi:
+                            for o, v in zip(step.outs, result):
+                                slots[o] = v
+                        else:
+                            slots[step.outs[0]] = result
+                        for i in step.free:
+                            slots[i] = None
+                else:
+                    for step in plan.steps:
+                        t0 = time.perf_counter()
+                        result = step.fn(*[slots[i] for i in step.ins])
+                        if step.multi:
+                            for o, v in zip(step.outs, result):
+                                slots[o] = v
+                        else:
+                            slots[step.outs[0]] = result
+                        if step.op not in ("Call", "MakeTuple"):
+                            profile.append((step.name, step.op, time.perf_counter() - t0))
+                        for i in step.free:
+                            slots[i] = None
+            except MindInferError:
+                raise
+            except Exception as exc:
+                name, op = (step.name, step.op) if step is not None else ("?", "?")
+                raise MindInferError(
+                    f"plugin '{PLUGIN}': node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
+                    "check the input shapes against `mindinfer inspect MODEL`"
+                ) from exc
+            if plan.tail is None:
+                return [slots[i] for i in plan.outputs]
+            c = as_closure(slots[plan.tail.callee], f"graph '{plan.name}'")
+            args = list(c.bound) + [slots[i] for i in plan.tail.args]
+            plan = self.plan(c.graph)
+
+    def run(self, inputs: list[np.ndarray], profile: Profile | None = None) -> list[np.ndarray]:
+        """Run the main graph; outputs that are compile-time constants are copied for the caller."""
+        if len(inputs) != self.main.n_inputs:
+            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self.main.n_inputs} inputs, got {len(inputs)}")
+        outs = self.execute(self.main, list(inputs), profile)
+        return [
+            np.array(o, copy=True)
+            if not isinstance(o, np.ndarray) or not o.flags.writeable or _is_template(self.main, o)
+            else o
+            for o in outs
+        ]
+
+
+def _is_template(plan: Plan, value: Any) -> bool:
+    return any(value is t for t in plan.template if isinstance(t, np.ndarray))

@@ -1,0 +1,116 @@
+"""The cpu backend's contract: capabilities, devices, options, refusals at compile time, profiling."""
+
+from __future__ import annotations
+
+import mindinfer
+import numpy as np
+import pytest
+from cpu_cases import CASES, assert_matches, inputs, outputs
+from mindinfer.backend import Device
+from mindinfer.errors import InvalidTargetError, MindInferError, UnsupportedOpError
+from mindinfer.ir import Const, Graph, Model, Node, Ref, TensorSpec
+from mindinfer_cpu import KERNELS, CpuBackend
+
+LENET = CASES / "model" / "lenet5"
+SMALL_CNN = CASES / "model" / "small_cnn_bn"
+
+
+def _one_node_model(op: str, attrs: dict | None = None, extra: list | None = None) -> Model:
+    x = TensorSpec("x", (1, 2, 4, 4), "float32")
+    node = Node("n1", op, [Ref("x"), *(extra or [])], ["y"], attrs or {}, [TensorSpec("y", (1, 2, 4, 4), "float32")])
+    return Model(Graph("main", [x], [Ref("y")], [node], output_specs=[TensorSpec("y", (1, 2, 4, 4), "float32")]))
+
+
+def test_capabilities_are_exactly_the_registered_kernels(backend: CpuBackend) -> None:
+    caps = backend.capabilities
+    assert caps.primitives == frozenset(KERNELS)
+    assert {"Conv2D", "MatMul", "BatchNorm", "LayerNorm", "Softmax", "Gather", "LSTM"} <= caps.primitives
+    assert caps.dtypes == frozenset({"float32", "float16", "int32", "int64", "bool"})
+    assert caps.dynamic_shapes and caps.control_flow
+
+
+def test_devices_report_the_real_cpu(backend: CpuBackend) -> None:
+    (dev,) = backend.devices()
+    assert dev.kind == "cpu" and dev.usable and dev.name
+    assert dev.details["cores"] >= 1
+    assert backend.name == "cpu" and backend.priority >= 100 and backend.device_kinds == ("cpu",)
+
+
+def test_registered_through_the_entry_point() -> None:
+    names = [b.name for b in mindinfer.get_registry().backends()]
+    assert "cpu" in names
+
+
+def test_undeclared_primitive_raises_at_compile(backend: CpuBackend, device: Device) -> None:
+    with pytest.raises(UnsupportedOpError) as err:
+        backend.compile(_one_node_model("NoSuchPrimitive"), device, {})
+    assert err.value.primitive == "NoSuchPrimitive" and err.value.node == "n1" and err.value.plugin == "cpu"
+
+
+def test_unsupported_variant_of_a_declared_primitive_raises_at_compile(backend: CpuBackend, device: Device) -> None:
+    w = np.ones((2, 2, 1, 1), np.float32)
+    attrs = {"kernel_size": (1, 1), "stride": (1, 1), "pad_mode": "valid", "format": "NHWC", "group": 1}
+    with pytest.raises(UnsupportedOpError, match="NHWC"):
+        backend.compile(_one_node_model("Conv2D", attrs, [Const(w)]), device, {})
+    with pytest.raises(UnsupportedOpError, match="is_training"):
+        backend.compile(
+            _one_node_model(
+                "BatchNorm", {}, [Const(np.ones(2, np.float32))] * 4 + [Const(True), Const(1e-5), Const(0.1), Const(0)]
+            ),
+            device,
+            {},
+        )
+
+
+def test_threads_option_is_accepted_and_checked(backend: CpuBackend, device: Device) -> None:
+    model = mindinfer.load(LENET / "model.mindir")
+    for n in (1, 2):
+        exe = backend.compile(model, device, {"threads": n})
+        assert_matches(exe.run(inputs(LENET))[0], outputs(LENET)[0], 1e-4, 1e-5, f"lenet5 threads={n}")
+    for bad in (0, -1, "2", 1.5):
+        with pytest.raises(InvalidTargetError):
+            backend.compile(model, device, {"threads": bad})
+    with pytest.raises(InvalidTargetError, match="unknown option"):
+        backend.compile(model, device, {"thread": 2})
+
+
+def test_run_profiled_times_every_kernel(backend: CpuBackend, device: Device) -> None:
+    exe = backend.compile(mindinfer.load(SMALL_CNN / "model.mindir"), device, {})
+    outs, records = exe.run_profiled(inputs(SMALL_CNN))
+    assert_matches(outs[0], outputs(SMALL_CNN)[0], 1e-4, 1e-5, "small_cnn_bn profiled")
+    assert records and all(isinstance(n, str) and isinstance(op, str) and s >= 0 for n, op, s in records)
+    assert {"Conv2D", "MatMul"} <= {op for _, op, _ in records}
+
+
+def test_batchnorm_bias_and_activation_are_fused(backend: CpuBackend, device: Device) -> None:
+    exe = backend.compile(mindinfer.load(SMALL_CNN / "model.mindir"), device, {})
+    ops = [s.op for s in exe.program.main.steps]
+    # Every BatchNorm follows a Conv2D and every ReLU6 a BatchNorm: all folded into the convolutions.
+    assert "BatchNorm" not in ops and "ReLU6" not in ops and "BiasAdd" not in ops
+    assert ops.count("Conv2D") == 3
+    # The conv region runs channels-last: one conversion of the input, none back (ReduceMean drops H, W).
+    assert ops.count("cpu.ToNHWC") == 1 and "cpu.ToNCHW" not in ops
+    lenet = backend.compile(mindinfer.load(LENET / "model.mindir"), device, {})
+    assert [s.op for s in lenet.program.main.steps].count("ReLU") == 0
+
+
+def test_closed_executable_refuses_to_run(backend: CpuBackend, device: Device) -> None:
+    exe = backend.compile(mindinfer.load(LENET / "model.mindir"), device, {})
+    exe.close()
+    with pytest.raises(MindInferError, match="closed"):
+        exe.run(inputs(LENET))
+    with pytest.raises(MindInferError, match="closed"):
+        exe.run_profiled(inputs(LENET))
+
+
+def test_session_runs_on_cpu_by_default() -> None:
+    with mindinfer.Session(LENET / "model.mindir", target="cpu") as sess:
+        assert sess.placement.plugin == "cpu"
+        assert_matches(sess.run(inputs(LENET))[0], outputs(LENET)[0], 1e-4, 1e-5, "lenet5 via Session")
+
+
+def test_run_time_failure_names_the_node(backend: CpuBackend, device: Device) -> None:
+    exe = backend.compile(mindinfer.load(LENET / "model.mindir"), device, {})
+    with pytest.raises(MindInferError, match="node '") as err:
+        exe.run([np.ones((2, 1, 7, 7), np.float32)])  # too small for two 5x5 convs and pools
+    assert not isinstance(err.value, UnsupportedOpError)
