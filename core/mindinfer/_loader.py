@@ -109,9 +109,7 @@ class _ModelBuilder:
         self.external = ExternalData(self.path)
         for prim in self.proto.primitives:
             where = f"{self.path}: primitive '{prim.name}'"
-            attrs = {
-                a.name: decode_attribute(a, where) for a in prim.attribute if a.name not in _PRIM_META_ATTRS
-            }
+            attrs = {a.name: decode_attribute(a, where) for a in prim.attribute if a.name not in _PRIM_META_ATTRS}
             self.primitives[prim.name] = _Primitive(prim.op_type, attrs)
         graph_protos = [self.proto.graph, *self.proto.functions]
         self.graph_names = {g.name for g in graph_protos}
@@ -156,7 +154,7 @@ class _GraphBuilder:
         self.where = f"{model.path}: graph '{proto.name}'"
 
     def short(self, raw: str) -> str:
-        return raw[len(self.prefix) :] if raw.startswith(self.prefix) else raw
+        return raw.removeprefix(self.prefix)
 
     def build(self) -> Graph:
         inputs: list[TensorSpec] = []
@@ -165,9 +163,12 @@ class _GraphBuilder:
             if vi.HasField("attr_info") and vi.attr_info.type in (_A.UMONAD, _A.IOMONAD):
                 self.values[vi.name] = MONAD
                 continue
+            abstract = self._decode_abstract(vi.attr_info, name) if vi.HasField("attr_info") else None
             if len(vi.tensor):
                 spec = spec_from_proto(vi.tensor[0], name, f"{self.where}: input '{name}'")
-            else:
+            elif isinstance(abstract, TensorSpec):  # a Python scalar (loop counters)
+                spec = TensorSpec(name, abstract.shape, abstract.dtype)
+            else:  # a tuple or closure argument: no tensor spec to give
                 spec = TensorSpec(name, None, "object")
             inputs.append(spec)
             self.values[vi.name] = Ref(name)
@@ -206,7 +207,11 @@ class _GraphBuilder:
             return Const(GraphRef(raw), raw)
         if raw in produced:
             raise MindIRError(f"{self.where}: {user} reads '{raw}' before it is computed (nodes out of order)")
-        hint = " (a free variable of another graph; closures over outer values are not supported yet)" if ":" in raw and not raw.startswith(self.prefix) else ""
+        hint = (
+            " (a free variable of another graph; closures over outer values are not supported yet)"
+            if ":" in raw and not raw.startswith(self.prefix)
+            else ""
+        )
         raise MindIRError(f"{self.where}: {user} reads '{raw}', which is not defined in the file{hint}")
 
     def _add_node(self, node: Any, produced: set[str]) -> None:
@@ -301,6 +306,8 @@ class _GraphBuilder:
             return tuple(self._decode_abstract(v, name) for v in a.values)
         if a.type in (_A.UMONAD, _A.IOMONAD):
             return MONAD
+        if a.type == _A.SCALAR and len(a.tensors) == 1:
+            return TensorSpec(name, (), spec_from_proto(a.tensors[0], name, where).dtype)
         if a.type in (_A.INT32, _A.INT64, _A.BOOL, _A.FLOAT, _A.DOUBLE, _A.SCALAR):
             return TensorSpec(name, (), _SCALAR_DTYPES.get(a.type, "float32"))
         return None  # closures, None, strings: not tensors

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ._proto import mind_ir_pb2 as pb
 from .errors import MindIRError
 from .ir import TensorSpec
 
-__all__ = ["MONAD", "DTYPES", "Monad", "decode_attribute", "spec_from_proto", "tensor_data", "ExternalData"]
+__all__ = ["DTYPES", "MONAD", "ExternalData", "Monad", "decode_attribute", "spec_from_proto", "tensor_data"]
 
 _T = pb.TensorProto
 _A = pb.AttributeProto
@@ -173,8 +174,13 @@ def tensor_data_as(t: Any, where: str, external: ExternalData | None, dtype: np.
 def _is_type_tensor(t: Any) -> bool:
     """MindSpore writes a *dtype* value as a TensorProto with a data_type and nothing else."""
     return not (
-        len(t.dims) or t.HasField("raw_data") or t.HasField("external_data") or len(t.float_data)
-        or len(t.int32_data) or len(t.int64_data) or len(t.double_data)
+        len(t.dims)
+        or t.HasField("raw_data")
+        or t.HasField("external_data")
+        or len(t.float_data)
+        or len(t.int32_data)
+        or len(t.int64_data)
+        or len(t.double_data)
     )
 
 

@@ -12,8 +12,9 @@ call the private ``_compile`` / ``_run`` that the plugin writes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -146,7 +147,9 @@ class BackendBase:
             raise BackendUnavailableError(f"plugin '{self.name}': device {device} is not usable: {device.reason}")
         if isinstance(model, ForeignModel):
             if model.format not in self.capabilities.formats:
-                raise UnsupportedOpError(f"<{model.format} file>", model.path, self.name, "this plugin reads MindIR only")
+                raise UnsupportedOpError(
+                    f"<{model.format} file>", model.path, self.name, "this plugin reads MindIR only"
+                )
             return self._compile_foreign(model, device, dict(options))
         missing = unsupported_primitives(model, self.capabilities)
         if missing:

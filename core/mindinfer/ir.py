@@ -24,8 +24,9 @@ or a :class:`GraphRef` to arguments. Loops are recursive function graphs.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any
 
 import numpy as np
 
@@ -104,10 +105,10 @@ class Const:
 class TupleOf:
     """A tuple of inputs assembled at run time (at least one item is not constant)."""
 
-    items: tuple["Input", ...]
+    items: tuple[Input, ...]
 
 
-Input = Union[Ref, Const, TupleOf]
+Input = Ref | Const | TupleOf
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mindinfer._loader import load
 from mindinfer._proto import mind_ir_pb2 as pb
 from mindinfer.errors import MindIRError

@@ -13,7 +13,6 @@ import ctypes
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -103,62 +102,3 @@ def get_blas_threads() -> int | None:
     """The BLAS thread count, when the library tells it."""
     _, _, getter = _find()
     return int(getter()) if getter is not None else None
-
-
-@dataclass
-class _Stats:
-    runs: int = 0
-    interval: int = 8
-    lat: dict[int, float] = field(default_factory=dict)
-
-
-class ThreadGovernor:
-    """Picks 1 or N BLAS threads for each run from measured latency.
-
-    On a machine where other processes keep the cores busy, every multi-threaded BLAS call waits
-    for the scheduler to run its second thread, and N threads become many times slower than one
-    (measured: 13x on a small GEMM with a busy neighbour). ``threads=N`` is therefore a maximum: the
-    governor keeps the faster of 1 and N for each input shape, re-trying the other now and then
-    (less often each time it loses clearly, so that a losing choice costs little on average).
-    """
-
-    def __init__(self, maximum: int) -> None:
-        self.maximum = maximum
-        self._lock = threading.Lock()
-        self._state: dict[object, _Stats] = {}
-        #: The thread count chosen for the latest run (for ``mindinfer bench`` style reports).
-        self.last: int = maximum
-
-    def choose(self, key: object) -> int:
-        """Thread count for the next run with inputs described by ``key`` (their shapes)."""
-        if self.maximum <= 1:
-            return 1
-        with self._lock:
-            st = self._state.setdefault(key, _Stats())
-            lat = st.lat
-            st.runs += 1
-            if self.maximum not in lat:
-                n = self.maximum
-            elif 1 not in lat:
-                n = 1
-            else:
-                best = min(lat, key=lambda k: lat[k])
-                other = 1 if best == self.maximum else self.maximum
-                n = other if st.runs % st.interval == 0 else best
-        self.last = n
-        return n
-
-    def record(self, key: object, n: int, seconds: float) -> None:
-        """Fold one run's latency into the estimate for ``n`` threads."""
-        if self.maximum <= 1:
-            return
-        with self._lock:
-            st = self._state[key]
-            lat = st.lat
-            explored = n in lat and len(lat) == 2 and n != min(lat, key=lambda k: lat[k])
-            lat[n] = seconds if n not in lat else 0.7 * lat[n] + 0.3 * seconds
-            if explored:
-                other = 1 if n == self.maximum else self.maximum
-                # A clear loser is re-tried less often (up to every 256th run); a close one soon.
-                lose = lat[n] > 1.5 * lat[other]
-                st.interval = min(256, st.interval * 2) if lose else 8

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from mindinfer.backend import ExecutableBase
 from mindinfer.errors import InvalidInputError, MindInferError
 from mindinfer.ir import Model
 
-from ._threads import ThreadGovernor, set_blas_threads
+from ._threads import set_blas_threads
 from .registry import PLUGIN
 from .runtime import Profile, Program
 
@@ -23,23 +21,17 @@ class CpuExecutable(ExecutableBase):
     def __init__(self, model: Model, threads: int | None) -> None:
         super().__init__(len(model.inputs), PLUGIN)
         self.program = Program(model)
-        #: The ``threads`` option: the most BLAS threads a run uses (None: the BLAS default).
+        #: The ``threads`` option: the BLAS threads a run uses (None: the BLAS default).
         self.threads = threads
         #: Whether the BLAS thread count can be set at all here (see :mod:`._threads`).
         self.blas_threads_control = set_blas_threads(threads) if threads else False
-        self.governor = ThreadGovernor(threads) if threads and self.blas_threads_control else None
 
     def _timed(self, inputs: list[np.ndarray], profile: Profile | None) -> list[np.ndarray]:
         arrays = [np.asarray(x) for x in inputs]
-        if self.governor is None:
-            return self.program.run(arrays, profile)
-        key = tuple(a.shape for a in arrays)
-        n = self.governor.choose(key)
-        set_blas_threads(n)  # process-wide, so set on every run: another model may have changed it
-        t0 = time.perf_counter()
-        outs = self.program.run(arrays, profile)
-        self.governor.record(key, n, time.perf_counter() - t0)
-        return outs
+        if self.threads and self.blas_threads_control:
+            # The BLAS thread count is process-wide: another session may have changed it since.
+            set_blas_threads(self.threads)
+        return self.program.run(arrays, profile)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return self._timed(inputs, None)

@@ -47,8 +47,8 @@ class WorkGraph:
             wg.specs[spec.name] = spec
             wg.known.pop(spec.name, None)
         for node in graph.nodes:
-            for out, spec in zip(node.outputs, node.out_specs or []):
-                wg.specs[out] = spec
+            for out, out_spec in zip(node.outputs, node.out_specs or []):
+                wg.specs[out] = out_spec
         return wg
 
     def resolve(self, name: str) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from mindinfer.ir import Const, Node, Ref, TupleOf
+from mindinfer.errors import UnsupportedOpError
 
 from .._graph import GraphBuilder
 from ._base import (
@@ -360,6 +361,8 @@ def resize_nearest(b: GraphBuilder, node: Node) -> None:
     """Nearest-neighbour resize of the two spatial axes to a constant size."""
     if node.op == "ResizeNearestNeighbor" and len(node.inputs) == 1:
         size = node.attrs.get("size")
+        if size is None:
+            raise UnsupportedOpError(node.op, node.name, "onnx", "no 'size' attribute to resize to")
         align = bool(node.attrs.get("align_corners", False))
         half = bool(node.attrs.get("half_pixel_centers", False))
         node = Node(node.name, node.op, [node.inputs[0], Const(tuple(size))], node.outputs, node.attrs, node.out_specs)
