@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from mindinfer.ir import Const, Node, Ref, TupleOf
 from mindinfer.errors import UnsupportedOpError
+from mindinfer.ir import Const, Node, Ref, TupleOf
 
 from .._graph import GraphBuilder
 from ._base import (
