@@ -1,47 +1,10 @@
-"""Dtype values as exports write them (numpy names, MindSpore type ids, type names) to numpy dtypes."""
+"""The dtypes the cpu plugin computes in; what a dtype constant means lives in mindinfer.dtypes."""
 
 from __future__ import annotations
 
-from typing import Any
+from mindinfer.dtypes import to_numpy_dtype
 
-import numpy as np
-
-# MindSpore's TypeId numbers (mindspore/core/ir/dtype/type_id.h) as they appear in exported constants.
-_TYPE_IDS = {
-    30: "bool",
-    32: "int8",
-    33: "int16",
-    34: "int32",
-    35: "int64",
-    37: "uint8",
-    38: "uint16",
-    39: "uint32",
-    40: "uint64",
-    42: "float16",
-    43: "float32",
-    44: "float64",
-}
+__all__ = ["SUPPORTED_DTYPES", "to_numpy_dtype"]
 
 #: Dtypes the plugin declares; kernels compute in these (others still pass through shape ops).
 SUPPORTED_DTYPES = frozenset({"float32", "float16", "int32", "int64", "bool"})
-
-
-def to_numpy_dtype(value: Any) -> np.dtype | None:
-    """The numpy dtype a constant names, or None when it names none (``None``, unknown text)."""
-    if value is None:
-        return None
-    if isinstance(value, np.dtype):
-        return value
-    if isinstance(value, type) and issubclass(value, np.generic):
-        return np.dtype(value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        name = _TYPE_IDS.get(int(value))
-        return np.dtype(name) if name else None
-    if isinstance(value, str):
-        text = value.strip().lower().removeprefix("mindspore.")
-        text = {"bool_": "bool", "float": "float32", "int": "int64"}.get(text, text)
-        try:
-            return np.dtype(text)
-        except TypeError:
-            return None
-    return None

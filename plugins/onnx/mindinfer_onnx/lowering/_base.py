@@ -76,44 +76,6 @@ def given(node: Node, index: int) -> bool:
     return not (isinstance(item, Const) and item.value is None)
 
 
-# MindSpore TypeId numbers (mindspore/core/ir/dtype/type_id.h), as exported dtype constants carry them.
-_TYPE_IDS = {
-    30: "bool",
-    32: "int8",
-    33: "int16",
-    34: "int32",
-    35: "int64",
-    37: "uint8",
-    38: "uint16",
-    39: "uint32",
-    40: "uint64",
-    42: "float16",
-    43: "float32",
-    44: "float64",
-}
-
-
-def to_dtype(value: Any) -> np.dtype | None:
-    """The numpy dtype a dtype constant names (type id, name, numpy dtype), or None."""
-    if value is None:
-        return None
-    if isinstance(value, np.dtype):
-        return value
-    if isinstance(value, type) and issubclass(value, np.generic):
-        return np.dtype(value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        name = _TYPE_IDS.get(int(value))
-        return np.dtype(name) if name else None
-    if isinstance(value, str):
-        text = value.strip().lower().removeprefix("mindspore.")
-        text = {"bool_": "bool", "float": "float32", "int": "int64"}.get(text, text)
-        try:
-            return np.dtype(text)
-        except TypeError:
-            return None
-    return None
-
-
 def pad_mode(value: Any) -> str:
     """'pad' | 'same' | 'valid' from an enum int or a string of any case."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):

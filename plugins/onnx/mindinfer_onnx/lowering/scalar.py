@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from mindinfer.dtypes import to_numpy_dtype
 from mindinfer.ir import Const, Node, Ref, TupleOf
 
 from .._graph import GraphBuilder, Value
-from ._base import const_arg, dtype_of, lowers, out, shape_of, to_dtype, x
+from ._base import const_arg, dtype_of, lowers, out, shape_of, x
 
 _ARITH = {
     "ScalarAdd": "Add",
@@ -157,7 +158,7 @@ def bool_not(b: GraphBuilder, node: Node) -> None:
 def scalar_cast(b: GraphBuilder, node: Node) -> None:
     """A scalar converted to int, float or bool."""
     a, dt = scalar(b, node, 0)
-    target = to_dtype(const_arg(b, node, 1, "dtype")) or dt
+    target = to_numpy_dtype(const_arg(b, node, 1, "dtype")) or dt
     if target.kind == "f":
         target = np.dtype("float64")
     elif target.kind in "iu":
@@ -170,7 +171,7 @@ def scalar_cast(b: GraphBuilder, node: Node) -> None:
 def scalar_to_tensor(b: GraphBuilder, node: Node) -> None:
     """A 0-d tensor of the requested dtype."""
     a, dt = scalar(b, node, 0)
-    target = to_dtype(const_arg(b, node, 1, "dtype")) or (np.dtype("float32") if dt.kind == "f" else dt)
+    target = to_numpy_dtype(const_arg(b, node, 1, "dtype")) or (np.dtype("float32") if dt.kind == "f" else dt)
     out(b, node, b.op1("Identity", [b.cast(a, target)]))
 
 
@@ -185,7 +186,7 @@ def tensor_to_scalar(b: GraphBuilder, node: Node) -> None:
 @lowers("TupleToTensor", "ListToTensor")
 def tuple_to_tensor(b: GraphBuilder, node: Node) -> None:
     """A 1-D tensor from a tuple of scalars."""
-    target = to_dtype(const_arg(b, node, 1, "dtype"))
+    target = to_numpy_dtype(const_arg(b, node, 1, "dtype"))
     item = node.inputs[0]
     if isinstance(item, Const):
         out(b, node, b.const(np.asarray(item.value, dtype=target)))
