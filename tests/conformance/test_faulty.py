@@ -28,7 +28,7 @@ def test_perturbed_softmax_fails_exactly_the_softmax_cases(faulty_registry: Plug
     for r in res.by_status("failed"):
         worst = r.worst
         assert worst is not None and not worst.ok
-        assert worst.worst_abs > 5e-3, r.message  # the planted 1e-2, possibly attenuated downstream
+        assert worst.worst_abs > 1e-3, r.message  # the planted 1e-2, attenuated downstream in whole networks
         assert "worst abs error" in r.message and "Softmax" in r.message
     # The perturbation is +1e-2 on each Softmax output: the op case shows it undiluted.
     softmax_ops = [r for r in res.by_status("failed") if r.tier == "op"]

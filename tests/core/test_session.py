@@ -24,7 +24,9 @@ def case_outputs(case: str) -> list[np.ndarray]:
 
 
 def test_corpus_has_the_seven_cases() -> None:
-    assert len(ALL_CASES) == 7
+    seven = {"branchy_if", "lenet5", "mlp_layernorm_gelu", "small_cnn_bn", "small_cnn_dynamic_batch"}
+    seven |= {"transformer_block", "two_in_two_out"}
+    assert seven <= set(ALL_CASES)
 
 
 @pytest.mark.parametrize("case", ALL_CASES)

@@ -7,6 +7,7 @@ from mindinfer.backend import ExecutableBase
 from mindinfer.errors import InvalidInputError, MindInferError
 from mindinfer.ir import Model
 
+from . import parallel
 from ._threads import set_blas_threads
 from .registry import PLUGIN
 from .runtime import Profile, Program
@@ -25,13 +26,16 @@ class CpuExecutable(ExecutableBase):
         self.threads = threads
         #: Whether the BLAS thread count can be set at all here (see :mod:`._threads`).
         self.blas_threads_control = set_blas_threads(threads) if threads else False
+        #: Threads for the numpy work BLAS does not thread (see :mod:`.parallel`).
+        self.workers = parallel.Workers(threads or parallel.default_threads())
 
     def _timed(self, inputs: list[np.ndarray], profile: Profile | None) -> list[np.ndarray]:
         arrays = [np.asarray(x) for x in inputs]
         if self.threads and self.blas_threads_control:
             # The BLAS thread count is process-wide: another session may have changed it since.
             set_blas_threads(self.threads)
-        return self.program.run(arrays, profile)
+        with parallel.using(self.workers):
+            return self.program.run(arrays, profile)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return self._timed(inputs, None)
@@ -46,4 +50,5 @@ class CpuExecutable(ExecutableBase):
         return self._timed(list(inputs), profile), profile
 
     def _close(self) -> None:
+        self.workers.close()
         self.program = None  # type: ignore[assignment]

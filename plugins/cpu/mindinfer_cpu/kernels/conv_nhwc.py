@@ -15,6 +15,7 @@ from mindinfer.ir import Node
 from numpy.lib.stride_tricks import as_strided
 
 from ..registry import INTERNAL, Arg, Kernel
+from . import gemm_nhwc
 from .conv import ConvGeom
 
 
@@ -57,36 +58,21 @@ def make_conv_nhwc(
         def run(x: np.ndarray, *_: Any) -> np.ndarray:
             n, h, w, c = x.shape
             if pointwise:
-                out = np.matmul(x.reshape(n * h * w, c), w2).reshape(n, h, w, o)
-            else:
-                xp = pad_nhwc(x, g.padding(h, w))
-                oh, ow = g.out_size(xp.shape[1], xp.shape[2])
-                s0, s1, s2, s3 = xp.strides
-                win = as_strided(
-                    xp, (n, oh, ow, kh, kw, c), (s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3), writeable=False
-                )
-                out = np.matmul(win.reshape(n * oh * ow, kh * kw * c), w2).reshape(n, oh, ow, o)
-            return post(out) if post is not None else out
-
-        return run
-
-    if cg == 1 and o == groups:
-        # Depthwise: one einsum over the (kh, kw) windows; it reads each tap once and writes the
-        # output once, where per-tap multiply-adds would make 2*kh*kw passes over the output.
-        w_taps = np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0))  # (kh, kw, C)
-
-        def run_dw(x: np.ndarray, *_: Any) -> np.ndarray:
-            n, h, w, c = x.shape
+                return gemm_nhwc.pointwise(x.reshape(n * h * w, c), w2, post).reshape(n, h, w, o)
             xp = pad_nhwc(x, g.padding(h, w))
             oh, ow = g.out_size(xp.shape[1], xp.shape[2])
             s0, s1, s2, s3 = xp.strides
             win = as_strided(
                 xp, (n, oh, ow, kh, kw, c), (s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3), writeable=False
             )
-            out = np.einsum("nhwijc,ijc->nhwc", win, w_taps)
-            return post(out) if post is not None else out
+            return gemm_nhwc.im2col(win, w2, post)
 
-        return run_dw
+        return run
+
+    if cg == 1 and o == groups:
+        from .depthwise_nhwc import make_depthwise_nhwc
+
+        return make_depthwise_nhwc(weight, g, post)
 
     og = o // groups
     # (groups, kh*kw*cg, og) with rows ordered (kh, kw, cg).

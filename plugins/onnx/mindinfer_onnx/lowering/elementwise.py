@@ -31,7 +31,6 @@ _UNARY = {
     "Softplus": "Softplus",
     "LogicalNot": "Not",
     "Identity": "Identity",
-    "HSwish": "HardSwish",
     "Tan": "Tan",
     "Sinh": "Sinh",
     "Cosh": "Cosh",
@@ -196,6 +195,16 @@ def relu6(b: GraphBuilder, node: Node) -> None:
 def hsigmoid(b: GraphBuilder, node: Node) -> None:
     """relu6(x + 3) / 6."""
     out(b, node, b.op1("HardSigmoid", [_typed(b, node, 0)], alpha=1.0 / 6.0, beta=0.5))
+
+
+@lowers("HSwish")
+def hswish(b: GraphBuilder, node: Node) -> None:
+    """x * relu6(x + 3) / 6: ONNX HardSwish from opset 14, spelled out before it."""
+    v = _typed(b, node, 0)
+    if b.opset >= 14:
+        out(b, node, b.op1("HardSwish", [v]))
+    else:
+        out(b, node, b.op1("Mul", [v, b.op1("HardSigmoid", [v], alpha=1.0 / 6.0, beta=0.5)]))
 
 
 @lowers("SiLU")
