@@ -143,7 +143,7 @@ def _place_one(
             continue
         # UnsupportedOpError propagates: no silent switch to another plugin. A ForeignModel only
         # reaches backends that declared its format.
-        exe = backend.compile(model, device, dict(options))  # type: ignore[arg-type]
+        exe = backend.compile(model, device, dict(options))
         if alt.is_auto:
             skipped.extend(auto_skips)
             reason = f"auto chose {kind} (plugin {backend.name!r}, priority {backend.priority})"

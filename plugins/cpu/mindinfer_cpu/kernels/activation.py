@@ -25,7 +25,9 @@ def relu6_(x: np.ndarray) -> np.ndarray:
 
 def sigmoid_(x: np.ndarray) -> np.ndarray:
     np.negative(x, out=x)
-    np.exp(x, out=x)
+    # exp overflows to inf for x < -88 (float32) and 1 / (1 + inf) is the right 0: not worth a warning.
+    with np.errstate(over="ignore"):
+        np.exp(x, out=x)
     x += 1
     return np.reciprocal(x, out=x)
 

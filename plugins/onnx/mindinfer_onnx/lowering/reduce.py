@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from mindinfer.ir import Node
 
 from .._graph import GraphBuilder
-from ._base import RUNTIME, arg, as_tuple, const_arg, dtype_of, lowers, out, out_dtype, x
+from ._base import RUNTIME, arg, as_tuple, const_arg, dtype_of, lowers, out, out_dtype, shape_of, x
 
 _REDUCE = {
     "ReduceMean": "ReduceMean",
@@ -145,3 +146,43 @@ def cumsum(b: GraphBuilder, node: Node) -> None:
         dt = None
     v = x(b, node, 0, dt)
     out(b, node, b.op1("CumSum", [v, b.op1("Reshape", [axis, b.ints([])])], exclusive=exclusive, reverse=reverse))
+
+
+# ONNX has no CumProd; a chain of Muls over slices is exact (a log/exp trick is not, and fails on
+# zeros and negatives). The chain grows with the axis, so it is refused beyond this length.
+_CUMPROD_MAX_LEN = 256
+
+
+@lowers("CumProd")
+def cumprod(b: GraphBuilder, node: Node) -> None:
+    """Running product along an axis of static length, optionally exclusive and/or reversed."""
+    shape = shape_of(b, node, 0)
+    axis = int(const_arg(b, node, 1, "axis"))
+    exclusive = bool(const_arg(b, node, 2, "exclusive", False))
+    reverse = bool(const_arg(b, node, 3, "reverse", False))
+    if shape is None or not -len(shape) <= axis < len(shape) or shape[axis] < 0:
+        raise b.unsupported("CumProd needs a static length along its axis", "CumProd")
+    axis %= len(shape)
+    n = shape[axis]
+    if n > _CUMPROD_MAX_LEN:
+        raise b.unsupported(f"CumProd along an axis of {n} > {_CUMPROD_MAX_LEN} elements", "CumProd")
+    v = x(b, node, 0)
+    axes = b.ints([axis])
+    parts = [b.op1("Slice", [v, b.ints([i]), b.ints([i + 1]), axes]) for i in range(n)]
+    order = list(range(n))[::-1] if reverse else list(range(n))
+    running: list[str] = []
+    acc: str | None = None
+    for i in order:
+        if exclusive:
+            if acc is None:  # the empty product: ones shaped like one slice
+                one = b.const(np.ones((), dtype=dtype_of(b, node, 0) or np.float32))
+                running.append(b.op1("Expand", [one, b.op1("Shape", [parts[i]])]))
+            else:
+                running.append(acc)
+            acc = parts[i] if acc is None else b.op1("Mul", [acc, parts[i]])
+        else:
+            acc = parts[i] if acc is None else b.op1("Mul", [acc, parts[i]])
+            running.append(acc)
+    if reverse:
+        running.reverse()
+    out(b, node, b.op1("Concat", running, axis=axis) if n > 1 else running[0])
