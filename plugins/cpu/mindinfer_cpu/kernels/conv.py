@@ -215,15 +215,26 @@ def build_conv2d(node: Node, args: list[Arg]) -> Kernel:
     return make_conv(w, groups, g, post)
 
 
-@kernel("Conv2DExt", "Conv2DPadding")
+@kernel("Conv2DExt", "Conv2DPadding", "Convolution")
 def build_conv2d_ext(node: Node, args: list[Arg]) -> Kernel:
-    """mint-style conv2d(input, weight, bias, stride, padding, dilation, groups)."""
+    """mint-style conv2d(input, weight, bias, stride, padding, dilation, groups).
+
+    Convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
+    is the same with two more arguments before groups; only its 2-D, non-transposed form runs here.
+    """
     w = np.asarray(require_known(node, args, 1, "the weight"))
     bias = param(node, args, 2, "bias", None)
     sh, sw = _pair(param(node, args, 3, "stride", 1), "stride", node)
     padding = param(node, args, 4, "padding", 0)
     dh, dw = _pair(param(node, args, 5, "dilation", 1), "dilation", node)
-    groups = int(param(node, args, 6, "groups", 1))
+    groups_index = 6
+    if node.op == "Convolution":
+        if bool(param(node, args, 6, "transposed", False)):
+            raise unsupported(node, "transposed Convolution")
+        if w.ndim != 4:
+            raise unsupported(node, f"a {w.ndim - 2}-D Convolution (only 2-D runs on the cpu plugin)")
+        groups_index = 8
+    groups = int(param(node, args, groups_index, "groups", 1))
     if node.op == "Conv2DPadding" or isinstance(padding, str):
         mode = _pad_mode(padding)
         pads = (0, 0, 0, 0)

@@ -15,7 +15,7 @@ def _maybe_t(x: np.ndarray, flag: Any) -> np.ndarray:
     return np.swapaxes(x, -1, -2) if flag else x
 
 
-@kernel("MatMul", "BatchMatMul", "BatchMatMulV2")
+@kernel("MatMul", "BatchMatMul")
 def build_matmul(node: Node, args: list[Arg]) -> Kernel:
     """x @ y with optional transposes; a constant right operand is transposed once, here."""
     ta = bool(param(node, args, 2, "transpose_a", param(node, args, 2, "transpose_x1", False)))
@@ -47,9 +47,9 @@ def build_matmul(node: Node, args: list[Arg]) -> Kernel:
     return run
 
 
-@kernel("MatMulExt", "Mm")
+@kernel("MatMulExt", "Mm", "BatchMatMulExt")
 def build_matmul_ext(node: Node, args: list[Arg]) -> Kernel:
-    """torch-style matmul (broadcasting batch dims, 1-D operands allowed)."""
+    """torch-style matmul (broadcasting batch dims, 1-D operands allowed); BatchMatMulExt is mint.bmm."""
     return lambda x, y, *_: np.matmul(x, y)
 
 

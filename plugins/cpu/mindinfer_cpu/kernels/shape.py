@@ -55,6 +55,12 @@ def build_transpose(node: Node, args: list[Arg]) -> Kernel:
     return lambda x, perm, *_: np.transpose(x, _ints(perm))
 
 
+@simple("TransposeExtView")
+def transpose_ext_view(x: Any, dim0: Any, dim1: Any) -> Any:
+    """mint.transpose: swap two axes."""
+    return np.swapaxes(as_array(x), int(dim0), int(dim1))
+
+
 @simple("ExpandDims", "ExpandDimsView")
 def expand_dims(x: Any, axis: Any) -> Any:
     """Insert a size-1 axis."""
@@ -189,13 +195,19 @@ def slice_(x: Any, begin: Any, size: Any) -> Any:
     return x[idx]
 
 
-@simple("SliceExt", "SliceExtView", "NarrowView")
+@simple("SliceExt", "SliceExtView")
 def slice_ext(x: Any, dim: Any, start: Any, end: Any, step: Any = 1) -> Any:
     """x[start:end:step] along ``dim``."""
     x = as_array(x)
     idx = [slice(None)] * x.ndim
     idx[int(dim)] = slice(int(start), int(end), int(step))
     return x[tuple(idx)]
+
+
+@simple("Narrow", "NarrowView")
+def narrow(x: Any, dim: Any, start: Any, length: Any) -> Any:
+    """x[start:start+length] along ``dim`` (the third argument is a length, not an end)."""
+    return slice_ext(x, dim, start, int(start) + int(length))
 
 
 @simple("Tile")
@@ -227,6 +239,22 @@ def build_cast(node: Node, args: list[Arg]) -> Kernel:
 def identity(x: Any, *_: Any) -> Any:
     """The input itself."""
     return x
+
+
+@kernel("Dropout")
+def build_dropout(node: Node, args: list[Arg]) -> Kernel:
+    """Dropout(x, keep_prob, seed0, seed1) -> (output, mask): the identity at inference.
+
+    nn.Dropout exports no primitive in eval mode; a file that has one was exported in training mode,
+    and inference (like ONNX Dropout outside training and MindSpore Lite) drops nothing. The mask
+    exists only in training: the compiler refuses a graph that reads it.
+    """
+
+    def run(x: Any, *_: Any) -> tuple[Any, None]:
+        return x, None
+
+    run.missing_outputs = (1,)  # type: ignore[attr-defined]
+    return run
 
 
 @simple("Shape")

@@ -17,6 +17,7 @@ from ._base import (
     lowers,
     out,
     pad_mode,
+    rank_of,
     shape_of,
     x,
 )
@@ -73,6 +74,8 @@ def conv2d_ext(b: GraphBuilder, node: Node) -> None:
     if transposed:
         raise b.unsupported("transposed Convolution is not supported")
     groups_index = 8 if node.op == "Convolution" else 6
+    if node.op == "Convolution" and rank_of(b, node, 1) != 4:
+        raise b.unsupported("only 2-D Convolution is supported")
     stride = _spatial(const_arg(b, node, 3, "stride", 1), 2)
     dilation = _spatial(const_arg(b, node, 5, "dilation", 1), 2)
     padding = const_arg(b, node, 4, "padding", 0)
@@ -178,6 +181,25 @@ def avg_pool3d(b: GraphBuilder, node: Node) -> None:
         f, bk, t, bt, lf, rt = as_tuple(a.get("pad_list", a.get("pad", 0)), 6)
         kw["pads"] = [f, t, lf, bk, bt, rt]
     out(b, node, b.op1("AveragePool", [x(b, node, 0)], **kw))
+
+
+@lowers("MaxPool3D")
+def max_pool3d(b: GraphBuilder, node: Node) -> None:
+    """3-D max pooling: 'same', 'valid' or explicit pads (front, back, top, bottom, left, right)."""
+    a = node.attrs
+    _nchw(b, a.get("format"))
+    mode = pad_mode(a.get("pad_mode", "valid"))
+    kw: dict[str, Any] = {
+        "kernel_shape": _spatial(a["kernel_size"], 3),
+        "strides": _spatial(a.get("strides", 1), 3),
+        "ceil_mode": int(bool(a.get("ceil_mode", False))),
+    }
+    if mode == "same":
+        kw["auto_pad"] = "SAME_UPPER"
+    elif mode == "pad":
+        f, bk, t, bt, lf, rt = as_tuple(a.get("pad_list", 0), 6)
+        kw["pads"] = [f, t, lf, bk, bt, rt]
+    out(b, node, b.op1("MaxPool", [x(b, node, 0)], **kw))
 
 
 @lowers("MaxPool3DWithArgmax")

@@ -14,7 +14,6 @@ from ._base import arg, const_arg, dtype_of, lowers, out, out_dtype, shape_of, x
 _UNARY = {
     "ReLU": "Relu",
     "Sigmoid": "Sigmoid",
-    "SigmoidExt": "Sigmoid",
     "Tanh": "Tanh",
     "Exp": "Exp",
     "Log": "Log",
@@ -47,6 +46,10 @@ _UNARY = {
     "Softsign": "Softsign",
     "Contiguous": "Identity",
     "StopGradient": "Identity",
+    # Ascend storage-format conversion: the values are unchanged.
+    "FormatCast": "Identity",
+    # In-place updates are computed out of place, like the cpu plugin does.
+    "InplaceReLU": "Relu",
 }
 _BINARY = {
     "Add": "Add",
@@ -61,6 +64,10 @@ _BINARY = {
     "Pow": "Pow",
     "PowScalarTensor": "Pow",
     "PowTensorScalar": "Pow",
+    "InplaceMul": "Mul",
+    "InplaceMuls": "Mul",
+    "InplaceDiv": "Div",
+    "InplaceDivs": "Div",
 }
 _COMPARE = {
     "Equal": "Equal",
@@ -89,14 +96,18 @@ def binary(b: GraphBuilder, node: Node) -> None:
     out(b, node, b.op1(_BINARY[node.op], [_typed(b, node, 0), _typed(b, node, 1)]))
 
 
-@lowers("AddExt", "InplaceAddExt", "SubExt", "InplaceSubExt", "AddScalar", "SubScalar", "Adds", "Subs")
+_ADD_ALPHA = ("AddExt", "InplaceAddExt", "InplaceAddsExt", "AddScalar", "Adds")
+_SUB_ALPHA = ("SubExt", "InplaceSubExt", "InplaceSubScalar", "SubScalar", "Subs")
+
+
+@lowers(*_ADD_ALPHA, *_SUB_ALPHA)
 def add_alpha(b: GraphBuilder, node: Node) -> None:
     """input +/- alpha * other."""
     alpha = const_arg(b, node, 2, "alpha", 1)
     other = _typed(b, node, 1)
     if alpha != 1:
         other = b.op1("Mul", [other, b.const(alpha, out_dtype(node))])
-    op = "Sub" if node.op in ("SubExt", "InplaceSubExt", "SubScalar", "Subs") else "Add"
+    op = "Sub" if node.op in _SUB_ALPHA else "Add"
     out(b, node, b.op1(op, [_typed(b, node, 0), other]))
 
 
@@ -137,6 +148,23 @@ def logic(b: GraphBuilder, node: Node) -> None:
 def select(b: GraphBuilder, node: Node) -> None:
     """condition ? input : other."""
     out(b, node, b.op1("Where", [x(b, node, 0, "bool"), _typed(b, node, 1), _typed(b, node, 2)]))
+
+
+@lowers("Atan2")
+def atan2(b: GraphBuilder, node: Node) -> None:
+    """atan2(input, other): the angle of (other, input), in (-pi, pi] like numpy.
+
+    ONNX has no Atan2: atan(input / other), moved by +-pi where other < 0, and +-pi/2 (0 for 0/0)
+    where other == 0, whose quotient is inf or nan.
+    """
+    dt = out_dtype(node) or np.dtype("float32")
+    y, xv = _typed(b, node, 0), _typed(b, node, 1)
+    zero = b.const(0, dt)
+    base = b.op1("Atan", [b.op1("Div", [y, xv])])
+    pi = b.op1("Where", [b.op1("GreaterOrEqual", [y, zero]), b.const(math.pi, dt), b.const(-math.pi, dt)])
+    shifted = b.op1("Where", [b.op1("Less", [xv, zero]), b.op1("Add", [base, pi]), base])
+    axis = b.op1("Mul", [b.op1("Sign", [y]), b.const(math.pi / 2, dt)])
+    out(b, node, b.op1("Where", [b.op1("Equal", [xv, zero]), axis, shifted]))
 
 
 @lowers("Square")

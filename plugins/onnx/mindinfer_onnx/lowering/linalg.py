@@ -27,9 +27,9 @@ def matmul(b: GraphBuilder, node: Node) -> None:
     out(b, node, b.op1("MatMul", [_operand(b, node, 0, ta), _operand(b, node, 1, tb)]))
 
 
-@lowers("MatMulExt", "BatchMatMulExt", "Mm", "Bmm")
+@lowers("MatMulExt", "BatchMatMulExt", "Mm")
 def matmul_ext(b: GraphBuilder, node: Node) -> None:
-    """mint matmul: numpy semantics."""
+    """mint matmul / bmm / mm: numpy semantics."""
     out(b, node, b.op1("MatMul", [x(b, node, 0, out_dtype(node)), x(b, node, 1, out_dtype(node))]))
 
 

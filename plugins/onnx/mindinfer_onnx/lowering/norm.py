@@ -46,9 +46,12 @@ def _layer_norm(
     drop_extra_outputs(b, node, 1, "LayerNorm mean/rstd outputs are not lowered")
 
 
-@lowers("LayerNorm")
+@lowers("LayerNorm", "LayerNormV3")
 def layer_norm(b: GraphBuilder, node: Node) -> None:
-    """(x - mean) / sqrt(var + eps) * gamma + beta over axes begin_norm_axis..."""
+    """(x - mean) / sqrt(var + eps) * gamma + beta over axes begin_norm_axis...
+
+    LayerNormV3 has LayerNorm's arguments (x, gamma, beta, begin_norm_axis, begin_params_axis, epsilon).
+    """
     axis = int(const_arg(b, node, 3, "begin_norm_axis", 1))
     params_axis = int(const_arg(b, node, 4, "begin_params_axis", 1))
     eps = float(const_arg(b, node, 5, "epsilon", 1e-7))
@@ -87,6 +90,24 @@ def group_norm(b: GraphBuilder, node: Node) -> None:
         y = b.op1("Add", [y, b.unsqueeze(x(b, node, 3), channel_axes) if channel_axes else x(b, node, 3)])
     out(b, node, y)
     drop_extra_outputs(b, node, 1, "GroupNorm mean/rstd outputs are not lowered")
+
+
+@lowers("RmsNorm")
+def rms_norm(b: GraphBuilder, node: Node) -> None:
+    """RmsNorm(x, gamma, epsilon) -> (x * rstd * gamma, rstd), rstd = 1 / sqrt(mean(x^2) + eps).
+
+    The mean runs over the trailing axes that gamma covers (at least the last one).
+    """
+    eps = float(const_arg(b, node, 2, "epsilon", 1e-6))
+    rank = rank_of(b, node, 0)
+    axes = list(range(rank - max(rank_of(b, node, 1), 1), rank))
+    dt = out_dtype(node) or np.dtype("float32")
+    v = x(b, node, 0)
+    ms = b.reduce("ReduceMean", b.op1("Mul", [v, v]), axes, True)
+    rstd = b.op1("Reciprocal", [b.op1("Sqrt", [b.op1("Add", [ms, b.const(eps, dt)])])])
+    out(b, node, b.op1("Mul", [b.op1("Mul", [v, rstd]), x(b, node, 1, dt)]), 0)
+    if len(node.outputs) > 1:
+        out(b, node, rstd, 1)
 
 
 def _axis(b: GraphBuilder, node: Node, default: int = -1) -> int:

@@ -78,6 +78,30 @@ def argmax(b: GraphBuilder, node: Node) -> None:
     out(b, node, b.cast(index, out_dtype(node) or "int32"))
 
 
+@lowers("MaxDim", "MinDim")
+def max_min_dim(b: GraphBuilder, node: Node) -> None:
+    """(values, int64 indices) of the max/min along dim (mint.max/min(x, dim, keepdim)); ties give the first."""
+    dim = int(const_arg(b, node, 1, "dim"))
+    keep = bool(const_arg(b, node, 2, "keepdim", False))
+    v = x(b, node, 0)
+    is_max = node.op == "MaxDim"
+    index = b.op1("ArgMax" if is_max else "ArgMin", [v], axis=dim, keepdims=int(keep))
+    out(b, node, b.reduce("ReduceMax" if is_max else "ReduceMin", v, [dim], keep), 0)
+    out(b, node, b.cast(index, out_dtype(node, 1) or "int64"), 1)
+
+
+@lowers("LogSumExp")
+def log_sum_exp(b: GraphBuilder, node: Node) -> None:
+    """log(sum(exp(x))) over dim, shifted by the maximum so that exp cannot overflow."""
+    axes = _axes(b, node)
+    keep = bool(const_arg(b, node, 2, "keepdim", False))
+    v = x(b, node, 0)
+    m = b.reduce("ReduceMax", v, axes, True)
+    s = b.reduce("ReduceSum", b.op1("Exp", [b.op1("Sub", [v, m])]), axes, keep)
+    shift = m if keep else b.reduce("ReduceMax", v, axes, False)
+    out(b, node, b.op1("Add", [b.op1("Log", [s]), shift]))
+
+
 @lowers("ReduceStd")
 def reduce_std(b: GraphBuilder, node: Node) -> None:
     """(std, mean) over axes; unbiased divides by N - 1."""

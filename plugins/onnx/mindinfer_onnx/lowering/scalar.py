@@ -140,6 +140,13 @@ def usub(b: GraphBuilder, node: Node) -> None:
     _bind(b, node, b.op1("Neg", [a]), dt)
 
 
+@lowers("ScalarLog")
+def log(b: GraphBuilder, node: Node) -> None:
+    """math.log(a): the natural logarithm, a float."""
+    a, _ = scalar(b, node, 0)
+    _bind(b, node, b.op1("Log", [b.cast(a, "float64")]), np.dtype("float64"))
+
+
 @lowers("ScalarBool")
 def to_bool(b: GraphBuilder, node: Node) -> None:
     """bool(a)."""
@@ -181,6 +188,15 @@ def tensor_to_scalar(b: GraphBuilder, node: Node) -> None:
     v = x(b, node, 0)
     dt = dtype_of(b, node, 0) or np.dtype("float32")
     _bind(b, node, b.op1("Reshape", [v, b.ints([])]), dt)
+
+
+@lowers("TensorToTuple", "TensorToList")
+def tensor_to_tuple(b: GraphBuilder, node: Node) -> None:
+    """The elements of a 1-D tensor as scalars (one IR output per element)."""
+    v = x(b, node, 0)
+    dt = dtype_of(b, node, 0) or np.dtype("int64")
+    for i in range(len(node.outputs)):
+        _bind(b, node, b.op1("Gather", [v, b.const(np.int64(i))], axis=0), dt, i)
 
 
 @lowers("TupleToTensor", "ListToTensor")

@@ -56,12 +56,22 @@ def reshape(b: GraphBuilder, node: Node) -> None:
     out(b, node, b.op1("Reshape", [x(b, node, 0), shape], allowzero=1 if zero else None))
 
 
-@lowers("Transpose", "TransposeExt", "TransposeView")
+@lowers("Transpose", "TransposeView")
 def transpose(b: GraphBuilder, node: Node) -> None:
     """Permute axes."""
     perm = [int(p) for p in as_tuple(const_arg(b, node, 1, "perm"))]
     rank = len(perm)
     out(b, node, b.op1("Transpose", [x(b, node, 0)], perm=[p % rank if rank else p for p in perm]))
+
+
+@lowers("TransposeExtView")
+def transpose_ext_view(b: GraphBuilder, node: Node) -> None:
+    """mint.transpose(input, dim0, dim1): swap two axes."""
+    rank = rank_of(b, node, 0)
+    perm = list(range(rank))
+    d0, d1 = (int(const_arg(b, node, i, name)) % max(rank, 1) for i, name in ((1, "dim0"), (2, "dim1")))
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    out(b, node, b.op1("Transpose", [x(b, node, 0)], perm=perm))
 
 
 @lowers("Flatten")
@@ -99,9 +109,9 @@ def squeeze(b: GraphBuilder, node: Node) -> None:
     out(b, node, b.squeeze(x(b, node, 0), axes or None))
 
 
-@lowers("Concat")
+@lowers("Concat", "SequenceConcat")
 def concat(b: GraphBuilder, node: Node) -> None:
-    """Join tensors along an axis."""
+    """Join tensors along an axis (SequenceConcat(tuple, axis) is the same)."""
     out(b, node, b.op1("Concat", xs(b, node, 0), axis=int(const_arg(b, node, 1, "axis", 0))))
 
 
@@ -372,11 +382,22 @@ def resize_nearest(b: GraphBuilder, node: Node) -> None:
     _resize(b, node, "nearest", align, half)
 
 
-@lowers("ResizeBilinearV2")
+@lowers("ResizeBilinearV2", "ResizeBilinear")
 def resize_bilinear(b: GraphBuilder, node: Node) -> None:
-    """Bilinear resize of the two spatial axes to a constant size."""
-    align = bool(const_arg(b, node, 2, "align_corners", False))
-    half = bool(const_arg(b, node, 3, "half_pixel_centers", False))
+    """Bilinear resize of the two spatial axes to a constant size.
+
+    The 1.x ResizeBilinear primitive carries size, align_corners and half_pixel_centers as attributes.
+    """
+    if node.op == "ResizeBilinear" and len(node.inputs) == 1:
+        size = node.attrs.get("size")
+        if size is None:
+            raise UnsupportedOpError(node.op, node.name, "onnx", "no 'size' attribute to resize to")
+        align = bool(node.attrs.get("align_corners", False))
+        half = bool(node.attrs.get("half_pixel_centers", False))
+        node = Node(node.name, node.op, [node.inputs[0], Const(tuple(size))], node.outputs, node.attrs, node.out_specs)
+    else:
+        align = bool(const_arg(b, node, 2, "align_corners", False))
+        half = bool(const_arg(b, node, 3, "half_pixel_centers", False))
     _resize(b, node, "linear", align, half)
 
 
