@@ -366,10 +366,10 @@ def _resize(b: GraphBuilder, node: Node, mode: str, align: bool, half_pixel: boo
     )
 
 
-@lowers("ResizeNearestNeighborV2", "ResizeNearestNeighbor")
-def resize_nearest(b: GraphBuilder, node: Node) -> None:
-    """Nearest-neighbour resize of the two spatial axes to a constant size."""
-    if node.op == "ResizeNearestNeighbor" and len(node.inputs) == 1:
+def _resize_as(b: GraphBuilder, node: Node, mode: str, legacy_op: str) -> None:
+    """Resize in either export form: the 1.x primitives (``legacy_op``) carry size and flags as
+    attributes, the 2.x ``...V2`` primitives take them as inputs."""
+    if node.op == legacy_op and len(node.inputs) == 1:
         size = node.attrs.get("size")
         if size is None:
             raise UnsupportedOpError(node.op, node.name, "onnx", "no 'size' attribute to resize to")
@@ -379,26 +379,19 @@ def resize_nearest(b: GraphBuilder, node: Node) -> None:
     else:
         align = bool(const_arg(b, node, 2, "align_corners", False))
         half = bool(const_arg(b, node, 3, "half_pixel_centers", False))
-    _resize(b, node, "nearest", align, half)
+    _resize(b, node, mode, align, half)
+
+
+@lowers("ResizeNearestNeighborV2", "ResizeNearestNeighbor")
+def resize_nearest(b: GraphBuilder, node: Node) -> None:
+    """Nearest-neighbour resize of the two spatial axes to a constant size."""
+    _resize_as(b, node, "nearest", "ResizeNearestNeighbor")
 
 
 @lowers("ResizeBilinearV2", "ResizeBilinear")
 def resize_bilinear(b: GraphBuilder, node: Node) -> None:
-    """Bilinear resize of the two spatial axes to a constant size.
-
-    The 1.x ResizeBilinear primitive carries size, align_corners and half_pixel_centers as attributes.
-    """
-    if node.op == "ResizeBilinear" and len(node.inputs) == 1:
-        size = node.attrs.get("size")
-        if size is None:
-            raise UnsupportedOpError(node.op, node.name, "onnx", "no 'size' attribute to resize to")
-        align = bool(node.attrs.get("align_corners", False))
-        half = bool(node.attrs.get("half_pixel_centers", False))
-        node = Node(node.name, node.op, [node.inputs[0], Const(tuple(size))], node.outputs, node.attrs, node.out_specs)
-    else:
-        align = bool(const_arg(b, node, 2, "align_corners", False))
-        half = bool(const_arg(b, node, 3, "half_pixel_centers", False))
-    _resize(b, node, "linear", align, half)
+    """Bilinear resize of the two spatial axes to a constant size."""
+    _resize_as(b, node, "linear", "ResizeBilinear")
 
 
 @lowers("OneHot", "OneHotExt")
