@@ -2,6 +2,7 @@
 
 MindSpore is a tool for making test data here, never a dependency of mindinfer.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,24 @@ import zlib
 import numpy as np
 
 # Bookkeeping primitives that every export carries; they are not kernels.
-BOOKKEEPING = {"Load", "UpdateState", "Depend", "MakeTuple", "TupleGetItem", "Return",
-               "make_tuple", "tuple_getitem", "return", "depend", "load", "update_state",
-               "MakeList", "make_list", "ListGetItem", "list_getitem"}
+BOOKKEEPING = {
+    "Load",
+    "UpdateState",
+    "Depend",
+    "MakeTuple",
+    "TupleGetItem",
+    "Return",
+    "make_tuple",
+    "tuple_getitem",
+    "return",
+    "depend",
+    "load",
+    "update_state",
+    "MakeList",
+    "make_list",
+    "ListGetItem",
+    "list_getitem",
+}
 
 
 def seed_for(name: str) -> int:
@@ -67,9 +83,23 @@ def inventory(path: str) -> dict:
 
 
 def mind_ir_pb2_dtype_names():
-    return {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-            8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
-            16: "bfloat16", 17: "float64"}
+    return {
+        1: "float32",
+        2: "uint8",
+        3: "int8",
+        4: "uint16",
+        5: "int16",
+        6: "int32",
+        7: "int64",
+        8: "string",
+        9: "bool",
+        10: "float16",
+        11: "float64",
+        12: "uint32",
+        13: "uint64",
+        16: "bfloat16",
+        17: "float64",
+    }
 
 
 def np_dtype_name(a: np.ndarray) -> str:
@@ -163,7 +193,9 @@ def attr_to_py(a, depth=0):
         for x in ts:
             d = {"tensor_dims": list(x.dims), "dtype": names.get(x.data_type, x.data_type)}
             if x.raw_data and len(x.raw_data) <= 64:
-                dt = {1: np.float32, 10: np.float16, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}.get(x.data_type)
+                dt = {1: np.float32, 10: np.float16, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}.get(
+                    x.data_type
+                )
                 if dt is not None:
                     d["value"] = np.frombuffer(x.raw_data, dtype=dt).tolist()
             out.append(d)
@@ -190,3 +222,58 @@ def primitive_attributes(path: str) -> dict:
                 d[a.name] = f"<unreadable {e}>"
         res[p.name] = d
     return res
+
+
+def _fmt_const(v):
+    if isinstance(v, dict) and "tensor_dims" in v:
+        if "value" in v and len(v["value"]) <= 8:
+            return f"tensor{v['tensor_dims']}:{v['dtype']}={v['value']}"
+        return f"tensor{v['tensor_dims']}:{v['dtype']}"
+    if isinstance(v, list) and len(v) == 1 and isinstance(v[0], dict):
+        return _fmt_const(v[0])
+    if isinstance(v, float):
+        return repr(float("%.8g" % v))
+    return repr(v)
+
+
+def node_calls(path: str, limit: int = 40) -> list:
+    """Distinct kernel calls in a file: 'Op(x, <const>, ...)' with constant inputs rendered.
+
+    In MindSpore 2.x many former primitive attributes (axis, keep_dims, transpose flags, exclusive, ...)
+    are passed as Constant inputs, so this is where a kernel writer sees them.
+    """
+    m = read_model(path)
+    prim_type = {p.name: p.op_type for p in m.primitives}
+    res = []
+    for g in [m.graph] + list(m.functions):
+        consts = {}
+        for n in g.node:
+            if n.op_type == "Constant":
+                v = next((a for a in n.attribute if a.name == "value"), None)
+                if v is None:
+                    continue
+                try:
+                    val = _fmt_const(attr_to_py(v))
+                except Exception:  # noqa: BLE001
+                    val = "<const>"
+                for key in [n.name, *n.output]:
+                    consts[key] = val
+        for n in g.node:
+            if not n.op_type.startswith("REF::"):
+                continue
+            ref = n.op_type[5:]
+            t = prim_type.get(ref)
+            if t is None or t in BOOKKEEPING:
+                continue
+            args = []
+            for i in n.input:
+                if i in consts:
+                    args.append(consts[i])
+                elif i.split(":")[-1] in consts:
+                    args.append(consts[i.split(":")[-1]])
+                else:
+                    args.append("x")
+            s = f"{t}({', '.join(a for a in args if a != 'UMONAD' and 'MONAD' not in a)})"
+            if s not in res:
+                res.append(s)
+    return res[:limit]
