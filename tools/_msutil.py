@@ -277,3 +277,19 @@ def node_calls(path: str, limit: int = 40) -> list:
             if s not in res:
                 res.append(s)
     return res[:limit]
+
+
+def requirement_fields(inv: dict, dtypes: list[str]) -> dict:
+    """The case.json fields every case kind derives from an exported file's inventory."""
+    return {
+        "primitives": inv["kernels"],
+        "requires": {
+            "primitives": inv["kernels"],
+            "dtypes": dtypes,
+            "dynamic_shape": bool(inv["dynamic"]),
+            "control_flow": bool(inv["control_flow"]),
+        },
+        "bookkeeping_primitives": inv["bookkeeping"],
+        "function_graphs": inv["n_functions"],
+        "nodes": inv["n_nodes"],
+    }
