@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_zoo.py [--nets NET ...] [--batches 1 8] [--loops 20] [--threads 2]
 
 For each network and batch in ``~/.cache/mindinfer/zoo/<net>/b<batch>/`` (made by tools/make_zoo.py)
-it times, interleaved (one run of each runner per round, so that machine load hits all alike):
+it times, interleaved (a burst of runs of each runner per round, so that machine load hits all alike,
+with a pause before each burst so that no runner's spinning threads slow the next one):
 
 * ``mindinfer`` -- ``mindinfer.Session(model.mindir, target="cpu", options={"threads": N})``;
 * ``onnxruntime`` -- on ``model.onnx`` when ``mindspore.onnx.export`` made one, else on the file our
@@ -34,6 +35,9 @@ NETS = ["mobilenet_v2_100", "resnet18", "shufflenet_v2_x1_0", "vit_b_32_224"]
 ZOO = Path(os.environ.get("MINDINFER_ZOO_DIR", Path.home() / ".cache" / "mindinfer" / "zoo"))
 
 Runner = Callable[[], Any]
+#: Timed runs of one runner in a row, and the pause before each such burst (see bench()).
+BURST = 3
+QUIET_S = 0.05
 
 
 def _mindinfer(folder: Path, x: np.ndarray, threads: int) -> tuple[Runner, np.ndarray]:
@@ -121,9 +125,13 @@ def bench(folder: Path, loops: int, threads: int, tmp: Path) -> dict[str, Any]:
     times: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(loops):
         for key, run in runners.items():
-            t0 = time.perf_counter()
-            run()
-            times[key].append(time.perf_counter() - t0)
+            # Let the previous runner's threads go idle first: onnxruntime's and OpenBLAS's workers
+            # spin for a while after a run and would take a core from whichever runner comes next.
+            time.sleep(QUIET_S)
+            for _ in range(BURST):
+                t0 = time.perf_counter()
+                run()
+                times[key].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     return {
         "mi": med["mindinfer"],
@@ -134,6 +142,18 @@ def bench(folder: Path, loops: int, threads: int, tmp: Path) -> dict[str, Any]:
         "ms_label": ms_label,
         "maxdiff": float(np.max(np.abs(mi_out.astype(np.float64) - ref))),
     }
+
+
+def _print_blas() -> None:
+    """numpy's BLAS kernels bound the cpu plugin's convolutions; onnxruntime picks its own kernels."""
+    try:
+        from mindinfer_cpu._threads import blas_core, blas_core_note, blas_info
+    except ImportError:
+        return
+    print(f"numpy BLAS: {blas_info()} kernels={blas_core()}")
+    note = blas_core_note()
+    if note:
+        print(f"note: {note}")
 
 
 def _fmt(v: float | None, spec: str = ".2f") -> str:
@@ -152,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     header = f"{'network':22} {'b':>2} {'mindinfer ms':>12} {'ort ms':>9} {'MindSpore ms':>14} {'MS/mi':>7} {'mi/ort':>7} {'max|d|':>8}"
     print(f"threads={args.threads} loops={args.loops} zoo={args.zoo}")
+    _print_blas()
     print(header)
     print("-" * len(header))
     notes: list[str] = []

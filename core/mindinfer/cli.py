@@ -118,6 +118,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
                 "chip": d.chip,
                 "usable": d.usable,
                 "reason": d.reason,
+                "details": d.details,
             }
             for b, d in rows
         ]
@@ -128,6 +129,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for backend, d in rows:
         state = "usable" if d.usable else f"unusable: {d.reason}"
         print(f"{d.kind}:{d.index}@{backend}  {d.name or d.chip}  {state}")
+        for key, value in (d.details or {}).items():
+            print(f"    {key}: {value}")
     return 0
 
 

@@ -12,7 +12,7 @@ from mindinfer.ir import Model
 
 from . import kernels  # noqa: F401  (fills the registry)
 from ._dtypes import SUPPORTED_DTYPES
-from ._threads import blas_info
+from ._threads import blas_core, blas_core_note, blas_info
 from .executable import CpuExecutable
 from .registry import KERNELS, PLUGIN
 
@@ -56,12 +56,7 @@ class CpuBackend(BackendBase):
                 index=0,
                 name=_cpu_model(),
                 usable=True,
-                details={
-                    "cores": _usable_cores(),
-                    "machine": platform.machine(),
-                    "blas": blas_info(),
-                    "blas_threads_control": blas_info() != "none found",
-                },
+                details=_details(),
             )
         ]
 
@@ -75,3 +70,17 @@ class CpuBackend(BackendBase):
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise InvalidTargetError(f"plugin '{PLUGIN}': option threads={threads!r} must be a positive integer")
         return CpuExecutable(model, threads)
+
+
+def _details() -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "cores": _usable_cores(),
+        "machine": platform.machine(),
+        "blas": blas_info(),
+        "blas_core": blas_core(),
+        "blas_threads_control": blas_info() != "none found",
+    }
+    note = blas_core_note()
+    if note:
+        details["note"] = note
+    return details

@@ -8,7 +8,7 @@ from mindinfer.errors import InvalidInputError, MindInferError
 from mindinfer.ir import Model
 
 from . import parallel
-from ._threads import set_blas_threads
+from ._threads import blas_info, single_threaded_blas
 from .registry import PLUGIN
 from .runtime import Profile, Program
 
@@ -22,19 +22,18 @@ class CpuExecutable(ExecutableBase):
     def __init__(self, model: Model, threads: int | None) -> None:
         super().__init__(len(model.inputs), PLUGIN)
         self.program = Program(model)
-        #: The ``threads`` option: the BLAS threads a run uses (None: the BLAS default).
+        #: The ``threads`` option (None: up to :data:`parallel.DEFAULT_MAX_THREADS`, one per core).
         self.threads = threads
-        #: Whether the BLAS thread count can be set at all here (see :mod:`._threads`).
-        self.blas_threads_control = set_blas_threads(threads) if threads else False
-        #: Threads for the numpy work BLAS does not thread (see :mod:`.parallel`).
+        #: The run's one thread pool: numpy loops and matrix-product row blocks (see :mod:`.parallel`).
         self.workers = parallel.Workers(threads or parallel.default_threads())
+        #: Whether BLAS can be held to one thread during runs (see :mod:`._threads`); without that
+        #: control its own threads compete with the pool's.
+        self.blas_threads_control = blas_info() != "none found"
 
     def _timed(self, inputs: list[np.ndarray], profile: Profile | None) -> list[np.ndarray]:
         arrays = [np.asarray(x) for x in inputs]
-        if self.threads and self.blas_threads_control:
-            # The BLAS thread count is process-wide: another session may have changed it since.
-            set_blas_threads(self.threads)
-        with parallel.using(self.workers):
+        # Process-wide, so set at every run (other code may change it) and handed back afterwards.
+        with single_threaded_blas(), parallel.using(self.workers):
             return self.program.run(arrays, profile)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:

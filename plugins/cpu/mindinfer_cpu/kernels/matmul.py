@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from mindinfer.ir import Node
 
+from .. import parallel
 from ..registry import Arg, Kernel, kernel, param, unsupported
 from ._epilogue import epilogue
 
@@ -30,19 +31,13 @@ def build_matmul(node: Node, args: list[Arg]) -> Kernel:
             and w.dtype != np.dtype(args[0].spec.dtype)
         ):
             w = w.astype(args[0].spec.dtype)
-        if not ta and post is None:
-            return lambda x, *_: np.matmul(x, w)
-        if post is None:
-            return lambda x, *_: np.matmul(_maybe_t(x, True), w)
-
         def run_w(x: np.ndarray, *_: Any) -> np.ndarray:
-            return post(np.matmul(_maybe_t(x, ta), w))
+            return parallel.matmul(_maybe_t(x, ta), w, post)
 
         return run_w
 
     def run(x: np.ndarray, y: np.ndarray, *_: Any) -> np.ndarray:
-        out = np.matmul(_maybe_t(x, ta), _maybe_t(y, tb))
-        return post(out) if post is not None else out
+        return parallel.matmul(_maybe_t(x, ta), _maybe_t(y, tb), post)
 
     return run
 
@@ -50,7 +45,7 @@ def build_matmul(node: Node, args: list[Arg]) -> Kernel:
 @kernel("MatMulExt", "Mm", "BatchMatMulExt")
 def build_matmul_ext(node: Node, args: list[Arg]) -> Kernel:
     """torch-style matmul (broadcasting batch dims, 1-D operands allowed); BatchMatMulExt is mint.bmm."""
-    return lambda x, y, *_: np.matmul(x, y)
+    return lambda x, y, *_: parallel.matmul(x, y)
 
 
 @kernel("Dense")
@@ -61,7 +56,7 @@ def build_dense(node: Node, args: list[Arg]) -> Kernel:
         wt = np.ascontiguousarray(np.asarray(args[1].value).T)
 
         def run_known(x: np.ndarray, w: Any, b: Any = None, *_: Any) -> np.ndarray:
-            out = np.matmul(x, wt)
+            out = parallel.matmul(x, wt)
             if b is not None:
                 out += b
             return post(out) if post is not None else out
