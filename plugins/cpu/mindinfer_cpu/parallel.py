@@ -91,6 +91,8 @@ MIN_PART_MACS = 1 << 21
 #: Output elements of one row block of :func:`matmul`: the block stays in the L2 cache for ``post``.
 BLOCK_ELEMENTS = 1 << 18
 MIN_BLOCK_ROWS = 256
+#: Columns a thread gets at least when :func:`matmul` splits a weight's columns.
+COLUMN_SPLIT_MIN = 64
 
 Post = Callable[[np.ndarray], object] | None
 
@@ -124,6 +126,17 @@ def matmul(a: np.ndarray, b: np.ndarray, post: Post = None, out: np.ndarray | No
                 if post is not None:
                     post(block)
 
+        if workers.threads > 1 and m < MIN_BLOCK_ROWS * workers.threads and n >= COLUMN_SPLIT_MIN * workers.threads:
+            # Few rows (a transformer at batch 1): split the weight's columns instead, so each thread
+            # reads its own share of the weight rather than all of it (the product is bound by those
+            # reads; measured on vit_b_32 at batch 1, rows split: 1 thread 66 ms, 2 threads 59 ms).
+            def part_cols(c0: int, c1: int) -> None:
+                np.matmul(rows, b[:, c0:c1], out=flat[:, c0:c1])
+
+            workers.split(part_cols, n, max(COLUMN_SPLIT_MIN, MIN_PART_MACS // max(1, m * k)))
+            if post is not None:  # per-column bias: applied whole (few rows: a small output)
+                post(flat)
+            return dst
         workers.split(part, m, max(1, MIN_PART_MACS // max(1, k * n)))
         return dst
     ashape: tuple[int, ...] = tuple(a.shape)

@@ -54,6 +54,7 @@ def test_split_outside_a_run_is_serial() -> None:
         ((3000, 40), (40, 96)),  # pointwise-conv sized: many row blocks, split over threads
         ((2, 700, 64), (64, 300)),  # leading dims flattened into rows
         ((8, 12, 50, 64), (8, 12, 64, 50)),  # attention: split over the stack
+        ((50, 768), (768, 512)),  # few rows, wide weight: split over columns
         ((5, 7), (7, 3)),  # too small to split
         ((4, 9, 6), (6,)),  # 1-D right operand: numpy's own rules
     ],
@@ -65,9 +66,12 @@ def test_matmul_matches_numpy_with_the_epilogue_on_every_row(
     a = rng.standard_normal(a_shape).astype(np.float32)
     b = rng.standard_normal(b_shape).astype(np.float32)
     calls: list[int] = []
+    cols = np.matmul(a, b).shape[-1]
+    bias = np.linspace(-1, 1, cols).astype(np.float32)  # per column, like a fused bias
 
     def post(y: np.ndarray) -> np.ndarray:
         calls.append(y.shape[0])
+        y += bias
         return np.maximum(y, 0, out=y)
 
     workers = parallel.Workers(2)
@@ -76,7 +80,7 @@ def test_matmul_matches_numpy_with_the_epilogue_on_every_row(
             got = parallel.matmul(a, b, post)
     finally:
         workers.close()
-    want = np.maximum(np.matmul(a.astype(np.float64), b.astype(np.float64)), 0)
+    want = np.maximum(np.matmul(a.astype(np.float64), b.astype(np.float64)) + bias, 0)
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
     assert calls, "the epilogue must run"
