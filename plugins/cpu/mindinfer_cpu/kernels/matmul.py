@@ -31,6 +31,7 @@ def build_matmul(node: Node, args: list[Arg]) -> Kernel:
             and w.dtype != np.dtype(args[0].spec.dtype)
         ):
             w = w.astype(args[0].spec.dtype)
+
         def run_w(x: np.ndarray, *_: Any) -> np.ndarray:
             return parallel.matmul(_maybe_t(x, ta), w, post)
 
