@@ -2,9 +2,10 @@
 
 numpy's wheels bundle OpenBLAS (``libscipy_openblas64_``, symbols with a ``scipy_`` prefix and a
 ``64_`` suffix); conda builds may use MKL or BLIS. We look for the library among the shared objects
-mapped into this process and try each known setter. When none is found (another OS, a static BLAS),
-``set_blas_threads`` returns False and the ``threads`` option has no effect on BLAS; the backend
-reports this in the device details (``blas_threads_control``) rather than failing.
+mapped into this process and try each known setter. Runs hold BLAS to one thread
+(:func:`single_threaded_blas`) because the run's own pool splits matrix products. When no setter is
+found (another OS, a static BLAS), ``set_blas_threads`` returns False, BLAS keeps its own threads,
+and the backend reports this in the device details (``blas_threads_control``) rather than failing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,9 +37,25 @@ _GETTERS = (
     "mkl_get_max_threads",
 )
 
+_CORENAMES = (
+    "scipy_openblas_get_corename64_",
+    "scipy_openblas_get_corename",
+    "openblas_get_corename64_",
+    "openblas_get_corename",
+)
+
+
+class _Blas(NamedTuple):
+    """The BLAS found in this process and the entry points it has (None where it lacks one)."""
+
+    name: str
+    setter: Callable[[int], None] | None
+    getter: Callable[[], int] | None
+    corename: Callable[[], bytes | None] | None
+
+
 _lock = threading.Lock()
-_found: tuple[str, Callable[[int], None] | None, Callable[[], int] | None] | None = None
-_current: int | None = None
+_found: _Blas | None = None
 
 
 def _candidate_paths() -> list[str]:
@@ -58,7 +76,7 @@ def _candidate_paths() -> list[str]:
     return paths
 
 
-def _find() -> tuple[str, Callable[[int], None] | None, Callable[[], int] | None]:
+def _find() -> _Blas:
     global _found
     if _found is not None:
         return _found
@@ -70,40 +88,24 @@ def _find() -> tuple[str, Callable[[int], None] | None, Callable[[], int] | None
         setter = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
         if setter is None:
             continue
+        setter.argtypes = [ctypes.c_int]
         getter = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
         if getter is not None:
             getter.restype = ctypes.c_int
-        setter.argtypes = [ctypes.c_int]
-        _found = (os.path.basename(path), setter, getter)
+        corename = next((getattr(lib, n) for n in _CORENAMES if hasattr(lib, n)), None)
+        if corename is not None:
+            corename.restype = ctypes.c_char_p
+        _found = _Blas(os.path.basename(path), setter, getter, corename)
         return _found
-    _found = ("none found", None, None)
+    _found = _Blas("none found", None, None, None)
     return _found
-
-
-_CORENAMES = (
-    "scipy_openblas_get_corename64_",
-    "scipy_openblas_get_corename",
-    "openblas_get_corename64_",
-    "openblas_get_corename",
-)
 
 
 def blas_core() -> str | None:
     """The kernel set OpenBLAS picked for this CPU (e.g. 'SkylakeX', 'Haswell'), when it says."""
-    path = _find()[0]
-    if path == "none found":
-        return None
-    for p in _candidate_paths():
-        if os.path.basename(p) != path:
-            continue
-        lib = ctypes.CDLL(p)
-        for name in _CORENAMES:
-            if hasattr(lib, name):
-                fn = getattr(lib, name)
-                fn.restype = ctypes.c_char_p
-                raw = fn()
-                return raw.decode(errors="replace").strip() if raw else None
-    return None
+    corename = _find().corename
+    raw = corename() if corename is not None else None
+    return raw.decode(errors="replace").strip() if raw else None
 
 
 def blas_core_note() -> str | None:
@@ -139,19 +141,17 @@ def _cpu_flags() -> set[str]:
 
 def blas_info() -> str:
     """Which BLAS library the thread setting reaches, or 'none found'."""
-    return _find()[0]
+    return _find().name
 
 
 def set_blas_threads(n: int) -> bool:
     """Set the BLAS thread pool size (process-wide); False when no known setter exists."""
-    global _current
+    setter = _find().setter
+    if setter is None:
+        return False
     with _lock:
-        _, setter, _ = _find()
-        if setter is None:
-            return False
         setter(int(n))
-        _current = int(n)
-        return True
+    return True
 
 
 _hold_lock = threading.Lock()
@@ -183,5 +183,5 @@ def single_threaded_blas() -> Iterator[None]:
 
 def get_blas_threads() -> int | None:
     """The BLAS thread count, when the library tells it."""
-    _, _, getter = _find()
+    getter = _find().getter
     return int(getter()) if getter is not None else None

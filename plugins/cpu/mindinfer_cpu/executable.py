@@ -8,7 +8,7 @@ from mindinfer.errors import InvalidInputError, MindInferError
 from mindinfer.ir import Model
 
 from . import parallel
-from ._threads import blas_info, single_threaded_blas
+from ._threads import single_threaded_blas
 from .registry import PLUGIN
 from .runtime import Profile, Program
 
@@ -26,9 +26,6 @@ class CpuExecutable(ExecutableBase):
         self.threads = threads
         #: The run's one thread pool: numpy loops and matrix-product row blocks (see :mod:`.parallel`).
         self.workers = parallel.Workers(threads or parallel.default_threads())
-        #: Whether BLAS can be held to one thread during runs (see :mod:`._threads`); without that
-        #: control its own threads compete with the pool's.
-        self.blas_threads_control = blas_info() != "none found"
 
     def _timed(self, inputs: list[np.ndarray], profile: Profile | None) -> list[np.ndarray]:
         arrays = [np.asarray(x) for x in inputs]

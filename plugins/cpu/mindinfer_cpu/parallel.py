@@ -81,15 +81,12 @@ def split(fn: Callable[[int, int], object], total: int, min_part: int = 1) -> No
     _current.get().split(fn, total, min_part)
 
 
-def threads() -> int:
-    """Threads of the current run's pool (1 outside a run)."""
-    return _current.get().threads
-
-
 #: Multiply-adds a thread gets at least from :func:`matmul`; smaller products run whole on the caller.
 MIN_PART_MACS = 1 << 21
 #: Output elements of one row block of :func:`matmul`: the block stays in the L2 cache for ``post``.
 BLOCK_ELEMENTS = 1 << 18
+#: Rows of a block at least, so that a wide product (a transformer's MLP) is not cut into thin calls
+#: that each repack the whole weight.
 MIN_BLOCK_ROWS = 256
 #: Columns a thread gets at least when :func:`matmul` splits a weight's columns.
 COLUMN_SPLIT_MIN = 64
@@ -97,69 +94,60 @@ COLUMN_SPLIT_MIN = 64
 Post = Callable[[np.ndarray], object] | None
 
 
-def matmul(a: np.ndarray, b: np.ndarray, post: Post = None, out: np.ndarray | None = None) -> np.ndarray:
-    """``post(a @ b)`` (``post`` works in place), its rows split over the current run's pool.
+def matmul(a: np.ndarray, b: np.ndarray, post: Post = None) -> np.ndarray:
+    """``post(a @ b)`` (``post`` works in place), split over the current run's pool.
 
-    ``b`` is a 2-D matrix (a weight) or a stack matching ``a``'s leading dimensions; with a 2-D ``b``
-    every leading dimension of ``a`` is a row, otherwise the split runs over the stack.
+    With a 2-D ``b`` (a weight) every leading dimension of ``a`` is a row and the rows are split, or,
+    when there are few rows, the weight's columns; with a stack ``b`` matching ``a``'s leading
+    dimensions (attention) the stack is split; anything else is numpy's plain matmul.
     """
     workers = _current.get()
     k, n = a.shape[-1], b.shape[-1]
-    if b.ndim == 2 and a.ndim >= 2:
-        rows = a.reshape(-1, k) if a.flags.c_contiguous or a.ndim == 2 else None
-    else:
-        rows = None
-    if rows is not None:
+    if b.ndim == 2 and (a.ndim == 2 or (a.ndim > 2 and a.flags.c_contiguous)):
+        rows = a.reshape(-1, k)
         m = rows.shape[0]
-        dst = np.empty(a.shape[:-1] + (n,), np.result_type(a.dtype, b.dtype)) if out is None else out
+        dst = np.empty(a.shape[:-1] + (n,), np.result_type(a.dtype, b.dtype))
         flat = dst.reshape(m, n)
-
-        # At least MIN_BLOCK_ROWS rows, so that a wide product (a transformer's MLP) is not cut
-        # into thin calls that each repack the whole weight.
-        step = max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // max(1, n))
-
-        def part(r0: int, r1: int) -> None:
-            # Blocks small enough that the epilogue finds them still in cache.
-            for s in range(r0, r1, step):
-                block = flat[s : min(r1, s + step)]
-                np.matmul(rows[s : s + block.shape[0]], b, out=block)
-                if post is not None:
-                    post(block)
-
         if workers.threads > 1 and m < MIN_BLOCK_ROWS * workers.threads and n >= COLUMN_SPLIT_MIN * workers.threads:
-            # Few rows (a transformer at batch 1): split the weight's columns instead, so each thread
-            # reads its own share of the weight rather than all of it (the product is bound by those
-            # reads; measured on vit_b_32 at batch 1, rows split: 1 thread 66 ms, 2 threads 59 ms).
+            # Few rows (a transformer at batch 1): each thread reads its own share of the weight
+            # rather than all of it (those reads bound the product; measured on vit_b_32 at batch 1,
+            # 2 threads: rows split 59 ms, columns split 44 ms).
             def part_cols(c0: int, c1: int) -> None:
                 np.matmul(rows, b[:, c0:c1], out=flat[:, c0:c1])
 
             workers.split(part_cols, n, max(COLUMN_SPLIT_MIN, MIN_PART_MACS // max(1, m * k)))
-            if post is not None:  # per-column bias: applied whole (few rows: a small output)
+            if post is not None:  # a per-column bias: applied whole (few rows: a small output)
                 post(flat)
             return dst
-        workers.split(part, m, max(1, MIN_PART_MACS // max(1, k * n)))
+        step = max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // max(1, n))
+
+        def part_rows(r0: int, r1: int) -> None:
+            for s in range(r0, r1, step):  # blocks small enough that ``post`` finds them in cache
+                block = flat[s : min(r1, s + step)]
+                np.matmul(rows[s : s + len(block)], b, out=block)
+                if post is not None:
+                    post(block)
+
+        workers.split(part_rows, m, max(1, MIN_PART_MACS // max(1, k * n)))
         return dst
     ashape: tuple[int, ...] = tuple(a.shape)
-    bshape: tuple[int, ...] = tuple(b.shape)
-    if workers.threads > 1 and len(ashape) >= 3 and ashape[:-2] == bshape[:-2]:
+    if workers.threads > 1 and len(ashape) >= 3 and ashape[:-2] == tuple(b.shape[:-2]):
         m_each = ashape[-2]
-        a3 = a.reshape((-1, m_each, k))
-        b3 = b.reshape((-1, k, n))
-        dst = np.empty(ashape[:-1] + (n,), np.result_type(a.dtype, b.dtype)) if out is None else out
+        a3, b3 = a.reshape((-1, m_each, k)), b.reshape((-1, k, n))
+        dst = np.empty(ashape[:-1] + (n,), np.result_type(a.dtype, b.dtype))
         d3 = dst.reshape((-1, m_each, n))
 
-        def part_b(i0: int, i1: int) -> None:
+        def part_stack(i0: int, i1: int) -> None:
             np.matmul(a3[i0:i1], b3[i0:i1], out=d3[i0:i1])
             if post is not None:
                 post(d3[i0:i1])
 
-        macs_each = m_each * k * n
-        workers.split(part_b, len(a3), max(1, MIN_PART_MACS // max(1, macs_each)))
+        workers.split(part_stack, len(a3), max(1, MIN_PART_MACS // max(1, m_each * k * n)))
         return dst
-    res = np.matmul(a, b, out=out)
+    res = np.matmul(a, b)
     if post is not None:
         post(res)
     return res
 
 
-__all__ = ["DEFAULT_MAX_THREADS", "MIN_PART_MACS", "Workers", "default_threads", "matmul", "split", "threads", "using"]
+__all__ = ["DEFAULT_MAX_THREADS", "MIN_PART_MACS", "Workers", "default_threads", "matmul", "split", "using"]

@@ -19,6 +19,9 @@ from ..registry import INTERNAL, Arg, Kernel
 from . import gemm_nhwc
 from .conv import ConvGeom
 
+#: Output elements a thread gets at least from :func:`pool_nhwc`.
+MIN_POOL_PART = 1 << 16
+
 
 def pad_nhwc(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
     """x (N, H, W, C) with spatial padding (top, bottom, left, right)."""
@@ -53,7 +56,7 @@ def make_conv_nhwc(
         def run(x: np.ndarray, *_: Any) -> np.ndarray:
             n, h, w, c = x.shape
             if pointwise:
-                return gemm_nhwc.pointwise(x.reshape(n * h * w, c), w2, post).reshape(n, h, w, o)
+                return parallel.matmul(x.reshape(n * h * w, c), w2, post).reshape(n, h, w, o)
             xp = pad_nhwc(x, g.padding(h, w))
             oh, ow = g.out_size(xp.shape[1], xp.shape[2])
             s0, s1, s2, s3 = xp.strides
@@ -144,10 +147,6 @@ def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
 
     parallel.split(part, oh, max(1, MIN_POOL_PART // max(1, n * ow * c)))
     return out
-
-
-#: Output elements a thread gets at least from :func:`pool_nhwc`.
-MIN_POOL_PART = 1 << 16
 
 
 def _to_nhwc(node: Node, args: list[Arg]) -> Kernel:
