@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stored_cases import CASES, ROOT, ZOO, inputs, outputs
+from stored_cases import case_json as meta
 
-ROOT = Path(__file__).resolve().parents[3]
-CASES = ROOT / "conformance" / "mindinfer_conformance" / "cases"
-ZOO = Path.home() / ".cache" / "mindinfer" / "zoo"
+__all__ = ["CASES", "ROOT", "ZOO", "assert_matches", "case_dirs", "inputs", "meta", "outputs", "tolerances"]
 
 
 def case_dirs(tier: str) -> list[Path]:
     """Every case folder of a tier ('model' or 'op') that has a model file."""
     base = CASES / tier
     return sorted(d for d in base.iterdir() if (d / "model.mindir").is_file()) if base.is_dir() else []
-
-
-def _numbered(folder: Path, prefix: str) -> list[np.ndarray]:
-    files = sorted(folder.glob(f"{prefix}_*.npy"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    return [np.load(f) for f in files]
-
-
-def inputs(folder: Path) -> list[np.ndarray]:
-    return _numbered(folder, "input")
-
-
-def outputs(folder: Path) -> list[np.ndarray]:
-    return _numbered(folder, "output")
-
-
-def meta(folder: Path) -> dict[str, Any]:
-    path = folder / "case.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def tolerances(info: dict[str, Any], index: int, rtol: float = 1e-4, atol: float = 1e-5) -> tuple[float, float]:

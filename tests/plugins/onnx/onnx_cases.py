@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+from stored_cases import CASES, ROOT, ZOO, case_json, inputs, outputs
 
-ROOT = Path(__file__).resolve().parents[3]
-CASES = ROOT / "conformance" / "mindinfer_conformance" / "cases"
+__all__ = [
+    "CASES",
+    "MODEL_CASES",
+    "OP_CASES",
+    "ROOT",
+    "ZOO",
+    "assert_matches",
+    "case_json",
+    "inputs",
+    "op_types",
+    "ort_run",
+    "outputs",
+    "tolerance",
+]
+
 MODEL_CASES = sorted(p for p in (CASES / "model").glob("*") if (p / "model.mindir").is_file())
 OP_CASES = sorted(p for p in (CASES / "op").glob("*") if (p / "model.mindir").is_file())
-ZOO = Path.home() / ".cache" / "mindinfer" / "zoo"
-
-
-def arrays(folder: Path, prefix: str) -> list[np.ndarray]:
-    files = sorted(folder.glob(f"{prefix}_*.npy"), key=lambda p: int(p.stem.split("_")[-1]))
-    return [np.load(f) for f in files]
-
-
-def inputs(folder: Path) -> list[np.ndarray]:
-    return arrays(folder, "input")
-
-
-def outputs(folder: Path) -> list[np.ndarray]:
-    return arrays(folder, "output")
-
-
-def case_json(folder: Path) -> dict[str, Any]:
-    path = folder / "case.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def tolerance(folder: Path) -> tuple[float, float]:
