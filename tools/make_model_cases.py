@@ -55,6 +55,13 @@ MODELS = {
         2,
         "mindcv shufflenet_v2_x0_5, 10 classes: channel shuffle (Reshape/Transpose), Split/slicing, Concat, MaxPool",
     ),
+    "shufflenet_v1_g3_05_c10": (
+        "shufflenet_v1_g3_05",
+        64,
+        2,
+        "mindcv shufflenet_v1_g3_05, 10 classes: grouped 1x1 convolutions, channel shuffle of 3 groups "
+        "(Reshape/Transpose/Reshape), depthwise conv, AvgPool shortcut, Concat",
+    ),
     "mobilevit_xx_small_c10": ("mobilevit_xx_small", 64, 1,
                                "mindcv mobilevit_xx_small, 10 classes: convolutions plus transformer blocks (LayerNorm, "
                                "attention BatchMatMul/Softmax, SiLU), unfold/fold via Reshape/Transpose"),

@@ -11,6 +11,7 @@ from mindinfer.errors import InvalidTargetError
 from mindinfer.ir import Model
 
 from . import kernels  # noqa: F401  (fills the registry)
+from ._allocator import allocator_status, keep_freed_memory
 from ._dtypes import SUPPORTED_DTYPES
 from ._threads import blas_core, blas_core_note, blas_info
 from .executable import CpuExecutable
@@ -69,6 +70,7 @@ class CpuBackend(BackendBase):
         threads = options.get("threads")
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise InvalidTargetError(f"plugin '{PLUGIN}': option threads={threads!r} must be a positive integer")
+        keep_freed_memory()
         return CpuExecutable(model, threads)
 
 
@@ -79,6 +81,7 @@ def _details() -> dict[str, Any]:
         "blas": blas_info(),
         "blas_core": blas_core(),
         "blas_threads_control": blas_info() != "none found",
+        "allocator": allocator_status(),
     }
     note = blas_core_note()
     if note:

@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     conv_nhwc,
     elementwise,
     index,
+    layout_nhwc,
     matmul,
     norm,
     pool,

@@ -2,7 +2,8 @@
 
 In channels-last layout a 1x1 convolution is one GEMM over every pixel of the batch, im2col copies
 contiguous channel runs, and a depthwise tap is a multiply over long contiguous rows; all three are
-much cheaper in numpy than their NCHW forms. Layout conversions live in :mod:`..layout`.
+much cheaper in numpy than their NCHW forms. The layout pass is :mod:`..layout`; the
+conversions it inserts are in :mod:`.layout_nhwc`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from mindinfer.ir import Node
 from numpy.lib.stride_tricks import as_strided
 
 from .. import parallel
-from ..registry import INTERNAL, Arg, Kernel
+from ..registry import Kernel
 from . import gemm_nhwc
 from .conv import ConvGeom
 
@@ -147,17 +147,3 @@ def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
 
     parallel.split(part, oh, max(1, MIN_POOL_PART // max(1, n * ow * c)))
     return out
-
-
-def _to_nhwc(node: Node, args: list[Arg]) -> Kernel:
-    """NCHW -> NHWC, contiguous."""
-    return lambda x, *_: np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
-
-
-def _to_nchw(node: Node, args: list[Arg]) -> Kernel:
-    """NHWC -> NCHW, contiguous."""
-    return lambda x, *_: np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))
-
-
-INTERNAL["cpu.ToNHWC"] = _to_nhwc
-INTERNAL["cpu.ToNCHW"] = _to_nchw
