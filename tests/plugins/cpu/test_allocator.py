@@ -34,12 +34,12 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> _FakeLibc:
 def test_applies_both_thresholds_once(fresh: _FakeLibc) -> None:
     first = alloc.keep_freed_memory()
     assert first.startswith("keeps freed memory")
-    assert fresh.calls == [(alloc.M_MMAP_THRESHOLD, 32 << 20), (alloc.M_TRIM_THRESHOLD, 1 << 30)]
+    assert fresh.calls == [(alloc.M_MMAP_MAX, 0), (alloc.M_TRIM_THRESHOLD, 1 << 30)]
     assert alloc.keep_freed_memory() == first and len(fresh.calls) == 2
     assert alloc.allocator_status() == first
 
 
-@pytest.mark.parametrize(("name", "value"), [("MINDINFER_CPU_KEEP_MEMORY", "0"), ("MALLOC_TRIM_THRESHOLD_", "4096"),
+@pytest.mark.parametrize(("name", "value"), [("MINDINFER_CPU_KEEP_MEMORY", "0"), ("MALLOC_TRIM_THRESHOLD_", "4096"), ("MALLOC_MMAP_MAX_", "8"),
                                              ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")])  # fmt: skip
 def test_user_settings_are_left_alone(fresh: _FakeLibc, monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
