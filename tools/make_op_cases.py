@@ -1082,6 +1082,31 @@ class InplaceAdd(nn.Cell):
         return out
 
 
+class BasicBlocks(nn.Cell):
+    """Two ResNet basic blocks in mindcv's order: conv-BN-ReLU, conv-BN, then (second block) the
+    identity's strided 1x1 conv-BN, `out += identity`, ReLU."""
+
+    def __init__(self, c=8):
+        super().__init__()
+
+        def conv_bn(cin, cout, k, stride=1):
+            pad = {"pad_mode": "pad", "padding": k // 2} if k > 1 else {}
+            return nn.SequentialCell([nn.Conv2d(cin, cout, k, stride=stride, has_bias=False, **pad), nn.BatchNorm2d(cout)])
+
+        self.a1, self.a2 = conv_bn(c, c, 3), conv_bn(c, c, 3)
+        self.b1, self.b2, self.down = conv_bn(c, 2 * c, 3, 2), conv_bn(2 * c, 2 * c, 3), conv_bn(c, 2 * c, 1, 2)
+        self.relu = nn.ReLU()
+
+    def construct(self, x):
+        out = self.a2(self.relu(self.a1(x)))
+        out += x
+        x = self.relu(out)
+        out = self.b2(self.relu(self.b1(x)))
+        identity = self.down(x)
+        out += identity
+        return self.relu(out)
+
+
 class TupleUnpack(nn.Cell):
     """`a, b, c = t` on a tensor (ViT's q, k, v split)."""
 
@@ -1097,6 +1122,12 @@ def f_unbind(x): return ops.unbind(x, -1)
 @case("inplace_add_residual", "`out += identity` as in mindcv ResNet blocks (InplaceAddExt)")
 def _(rng):
     return InplaceAdd(), [R(rng, 2, 3, 4), R(rng, 2, 3, 4)]
+
+
+@case("resnet_basic_blocks", "two mindcv-style ResNet basic blocks: conv-BN-ReLU, conv-BN, out += identity "
+      "(one plain, one through a strided 1x1 conv-BN computed after the main branch), ReLU", rtol=1e-4, atol=1e-4)
+def _(rng):
+    return BasicBlocks(), [R(rng, 2, 8, 10, 10)]
 
 
 @case("tensor_tuple_unpack", "a, b, c = x on a (3, 2, 4) tensor (ViT q/k/v split)")

@@ -94,8 +94,11 @@ COLUMN_SPLIT_MIN = 64
 Post = Callable[[np.ndarray], object] | None
 
 
-def matmul(a: np.ndarray, b: np.ndarray, post: Post = None) -> np.ndarray:
-    """``post(a @ b)`` (``post`` works in place), split over the current run's pool.
+def matmul(a: np.ndarray, b: np.ndarray, post: Post = None, residual: np.ndarray | None = None) -> np.ndarray:
+    """``post(a @ b + residual)`` (``post`` works in place), split over the current run's pool.
+
+    ``residual`` (the result's shape) is added block by block while each block is in cache: the
+    skip connection of a residual block, fused into the convolution before it.
 
     With a 2-D ``b`` (a weight) every leading dimension of ``a`` is a row and the rows are split, or,
     when there are few rows, the weight's columns; with a stack ``b`` matching ``a``'s leading
@@ -108,6 +111,7 @@ def matmul(a: np.ndarray, b: np.ndarray, post: Post = None) -> np.ndarray:
         m = rows.shape[0]
         dst = np.empty(a.shape[:-1] + (n,), np.result_type(a.dtype, b.dtype))
         flat = dst.reshape(m, n)
+        res = None if residual is None else residual.reshape(m, n)
         if workers.threads > 1 and m < MIN_BLOCK_ROWS * workers.threads and n >= COLUMN_SPLIT_MIN * workers.threads:
             # Few rows (a transformer at batch 1): each thread reads its own share of the weight
             # rather than all of it (those reads bound the product; measured on vit_b_32 at batch 1,
@@ -116,6 +120,8 @@ def matmul(a: np.ndarray, b: np.ndarray, post: Post = None) -> np.ndarray:
                 np.matmul(rows, b[:, c0:c1], out=flat[:, c0:c1])
 
             workers.split(part_cols, n, max(COLUMN_SPLIT_MIN, MIN_PART_MACS // max(1, m * k)))
+            if res is not None:
+                flat += res
             if post is not None:  # a per-column bias: applied whole (few rows: a small output)
                 post(flat)
             return dst
@@ -125,6 +131,8 @@ def matmul(a: np.ndarray, b: np.ndarray, post: Post = None) -> np.ndarray:
             for s in range(r0, r1, step):  # blocks small enough that ``post`` finds them in cache
                 block = flat[s : min(r1, s + step)]
                 np.matmul(rows[s : s + len(block)], b, out=block)
+                if res is not None:
+                    block += res[s : s + len(block)]
                 if post is not None:
                     post(block)
 
@@ -136,18 +144,23 @@ def matmul(a: np.ndarray, b: np.ndarray, post: Post = None) -> np.ndarray:
         a3, b3 = a.reshape((-1, m_each, k)), b.reshape((-1, k, n))
         dst = np.empty(ashape[:-1] + (n,), np.result_type(a.dtype, b.dtype))
         d3 = dst.reshape((-1, m_each, n))
+        r3 = None if residual is None else residual.reshape(d3.shape)
 
         def part_stack(i0: int, i1: int) -> None:
             np.matmul(a3[i0:i1], b3[i0:i1], out=d3[i0:i1])
+            if r3 is not None:
+                d3[i0:i1] += r3[i0:i1]
             if post is not None:
                 post(d3[i0:i1])
 
         workers.split(part_stack, len(a3), max(1, MIN_PART_MACS // max(1, m_each * k * n)))
         return dst
-    res = np.matmul(a, b)
+    out = np.matmul(a, b)
+    if residual is not None:
+        out += residual
     if post is not None:
-        post(res)
-    return res
+        post(out)
+    return out
 
 
 __all__ = ["DEFAULT_MAX_THREADS", "MIN_PART_MACS", "Workers", "default_threads", "matmul", "split", "using"]

@@ -13,7 +13,7 @@ import numpy as np
 from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import CONTROL_FLOW_OPS, Const, Graph, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
 
-from .kernels._epilogue import ACT, BIAS
+from .kernels._epilogue import ACT, BIAS, LAYOUT, RESIDUAL
 from .kernels.activation import INPLACE
 from .kernels.norm import bn_scale_shift
 from .registry import INTERNAL, KERNELS, PLUGIN, Arg
@@ -250,6 +250,67 @@ def fuse_epilogues(wg: WorkGraph) -> None:
     wg.nodes = [replaced.get(i, n) for i, n in enumerate(wg.nodes) if id(n) not in removed]
 
 
+#: Additions a residual block ends with (MindSpore 2.x spells ``out += identity`` InplaceAddExt).
+_ADDS = ("Add", "AddExt", "InplaceAddExt")
+
+
+def fuse_residuals(wg: WorkGraph) -> None:
+    """Fold a skip connection's Add, and an activation after it, into the NHWC convolution before it.
+
+    ``relu(conv(x) + identity)`` then runs as one kernel that adds ``identity`` block by block while
+    the convolution's output is in cache, instead of two more passes over memory (measured: resnet18
+    b8 spent 3.2 of 86 ms in those Adds and ReLUs). Only dense NHWC convolutions (the ones that run as
+    row-blocked matrix products), only a run-time ``identity`` of the same shape and dtype that exists
+    before the convolution runs, and only alpha 1.
+    """
+    users = wg.consumers()
+    outputs = wg.output_names()
+    made_at = {out: i for i, node in enumerate(wg.nodes) for out in node.outputs}
+    removed: set[int] = set()
+    replaced: dict[int, Node] = {}
+    for idx, node in enumerate(wg.nodes):
+        if node.op != "Conv2D" or node.attrs.get(LAYOUT) != "NHWC" or ACT in node.attrs:
+            continue
+        if int(node.attrs.get("group", node.attrs.get("groups", 1))) != 1 or not wg.arg(node.inputs[1]).known:
+            continue
+        conv_out = node.outputs[0]
+        add = _only_user(wg, users, outputs, conv_out)
+        if add is None or add.op not in _ADDS or len(add.inputs) < 2 or add.const_input(2, 1) != 1:
+            continue
+        names = [wg.resolve(i.name) if isinstance(i, Ref) else None for i in add.inputs[:2]]
+        if names.count(conv_out) != 1:
+            continue
+        other = names[1] if names[0] == conv_out else names[0]
+        if add.op == "InplaceAddExt" and other == names[0] and _only_user(wg, users, outputs, other) is not add:
+            continue  # the update of a tensor read elsewhere is visible there: it keeps its own node
+        if other is None or other in wg.known or made_at.get(other, -1) >= idx:
+            continue
+        conv_spec, res_spec = wg.specs.get(conv_out), wg.specs.get(other)
+        if conv_spec is None or res_spec is None or conv_spec.shape is None or conv_spec.shape != res_spec.shape:
+            continue
+        if conv_spec.dtype != "float32" or res_spec.dtype != "float32":
+            continue
+        removed.add(id(add))
+        attrs = dict(node.attrs)
+        attrs[RESIDUAL] = True
+        out = add.outputs[0]
+        act = _only_user(wg, users, outputs, out)
+        if (
+            act is not None
+            and act.op in INPLACE
+            and isinstance(act.inputs[0], Ref)
+            and wg.resolve(act.inputs[0].name) == out
+            and all(not isinstance(i, Ref) for i in act.inputs[1:])
+        ):
+            removed.add(id(act))
+            attrs[ACT] = act.op
+            out = act.outputs[0]
+        replaced[idx] = replace(
+            node, inputs=[*node.inputs, Ref(other)], attrs=attrs, outputs=[out], out_specs=[wg.specs.get(out)]
+        )
+    wg.nodes = [replaced.get(i, n) for i, n in enumerate(wg.nodes) if id(n) not in removed]
+
+
 def optimize(wg: WorkGraph) -> WorkGraph:
     """All passes, in order."""
     from .layout import assign_layouts
@@ -258,7 +319,11 @@ def optimize(wg: WorkGraph) -> WorkGraph:
     remove_noops(wg)
     fuse_epilogues(wg)
     assign_layouts(wg)
+    fuse_residuals(wg)
     return wg
 
 
-__all__ = ["TupleOf", "WorkGraph", "build_kernel", "fold_constants", "fuse_epilogues", "optimize", "remove_noops"]
+__all__ = [
+    "TupleOf", "WorkGraph", "build_kernel", "fold_constants", "fuse_epilogues", "fuse_residuals", "optimize",
+    "remove_noops",
+]  # fmt: skip

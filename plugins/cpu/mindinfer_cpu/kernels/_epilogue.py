@@ -17,6 +17,9 @@ from .activation import INPLACE
 
 BIAS = "cpu.bias"
 ACT = "cpu.act"
+#: Set by :func:`..passes.fuse_residuals` on an NHWC Conv2D whose last input is a skip connection
+#: to add before the bias and activation.
+RESIDUAL = "cpu.residual"
 #: Set to "NHWC" by the layout pass on conv/pool nodes whose input and output are channels-last.
 LAYOUT = "cpu.layout"
 

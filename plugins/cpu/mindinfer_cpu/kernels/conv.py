@@ -11,7 +11,7 @@ from mindinfer.ir import Node
 from numpy.lib.stride_tricks import as_strided
 
 from ..registry import Arg, Kernel, kernel, param, require_known, unsupported
-from ._epilogue import LAYOUT, epilogue
+from ._epilogue import LAYOUT, RESIDUAL, epilogue
 
 
 def _pair(value: Any, name: str, node: Node) -> tuple[int, int]:
@@ -211,7 +211,7 @@ def build_conv2d(node: Node, args: list[Arg]) -> Kernel:
     if node.attrs.get(LAYOUT) == "NHWC":
         from .conv_nhwc import make_conv_nhwc
 
-        return make_conv_nhwc(w, groups, g, epilogue(node))
+        return make_conv_nhwc(w, groups, g, epilogue(node), bool(node.attrs.get(RESIDUAL)))
     return make_conv(w, groups, g, post)
 
 

@@ -42,9 +42,19 @@ def pad_nhwc(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0)
 
 
 def make_conv_nhwc(
-    weight: np.ndarray, groups: int, g: ConvGeom, post: Callable[[np.ndarray], np.ndarray] | None
+    weight: np.ndarray,
+    groups: int,
+    g: ConvGeom,
+    post: Callable[[np.ndarray], np.ndarray] | None,
+    residual: bool = False,
 ) -> Kernel:
-    """Run-time closure of an NHWC convolution with constant weight (O, C/groups, kh, kw)."""
+    """Run-time closure of an NHWC convolution with constant weight (O, C/groups, kh, kw).
+
+    With ``residual`` (dense convolutions only) the closure's last argument is a tensor added to the
+    result before ``post`` (see :func:`..passes.fuse_residuals`), block by block; a tensor that would
+    broadcast instead (a dynamic dimension of size 1) is added to the whole result, as MindSpore's
+    Add does. Addition commutes with the bias, so ``post`` (bias, then activation) follows either way.
+    """
     o, cg, kh, kw = weight.shape
     weight = weight.astype(np.float32, copy=False) if weight.dtype != np.float16 else weight
     pointwise = kh == kw == 1 and g.sh == g.sw == 1 and (g.mode != "pad" or not any(g.pads))
@@ -53,19 +63,31 @@ def make_conv_nhwc(
         # (kh, kw, C, O): rows ordered like the im2col columns below.
         w2 = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(kh * kw * cg, o))
 
-        def run(x: np.ndarray, *_: Any) -> np.ndarray:
+        def conv(x: np.ndarray, post: Callable[[np.ndarray], np.ndarray] | None, res: np.ndarray | None) -> np.ndarray:
             n, h, w, c = x.shape
             if pointwise:
-                return parallel.matmul(x.reshape(n * h * w, c), w2, post).reshape(n, h, w, o)
+                return parallel.matmul(x.reshape(n * h * w, c), w2, post, res).reshape(n, h, w, o)
             xp = pad_nhwc(x, g.padding(h, w))
             oh, ow = g.out_size(xp.shape[1], xp.shape[2])
             s0, s1, s2, s3 = xp.strides
             win = as_strided(
                 xp, (n, oh, ow, kh, kw, c), (s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3), writeable=False
             )
-            return gemm_nhwc.im2col(win, w2, post)
+            return gemm_nhwc.im2col(win, w2, post, res)
 
-        return run
+        if not residual:
+            return lambda x, *_: conv(x, post, None)
+
+        def run_residual(x: np.ndarray, *rest: Any) -> np.ndarray:
+            res = np.asarray(rest[-1])
+            n, h, w, _ = x.shape
+            pt, pb, pl, pr = g.padding(h, w)
+            if res.shape == (n, *g.out_size(h + pt + pb, w + pl + pr), o) and res.dtype == np.float32:
+                return conv(x, post, res)
+            out = np.add(conv(x, None, None), res)
+            return post(out) if post is not None else out
+
+        return run_residual
 
     if cg == 1 and o == groups:
         from .depthwise_nhwc import make_depthwise_nhwc

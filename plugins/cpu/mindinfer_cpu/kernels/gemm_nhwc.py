@@ -24,17 +24,18 @@ BLOCK_ELEMENTS = 1 << 18
 #: Output pixels of one block at least, even past that budget: every product call repacks the whole
 #: weight, and a deep layer's weight (resnet18's last: 4608 x 512, 9 MB) cut into 56-pixel blocks
 #: was packed 7 times per run (measured: resnet18 b8, 2 threads, 86-93 -> 80-87 ms).
-MIN_BLOCK_PIXELS = 512
+MIN_BLOCK_PIXELS = 256
 
 
-def im2col(win: np.ndarray, w2: np.ndarray, post: Post) -> np.ndarray:
-    """``post(im2col(win) @ w2)`` for a window view (N, OH, OW, kh, kw, C); result (N, OH, OW, O)."""
+def im2col(win: np.ndarray, w2: np.ndarray, post: Post, residual: np.ndarray | None = None) -> np.ndarray:
+    """``post(im2col(win) @ w2 + residual)`` for a window view (N, OH, OW, kh, kw, C); result (N, OH, OW, O)."""
     n, oh, ow = win.shape[:3]
     k, o = w2.shape
     out = np.empty((n, oh, ow, o), np.result_type(win.dtype, w2.dtype))
     # Work items are output rows of all images, (image, row) flattened; a block is whole rows.
     total = n * oh
     flat = out.reshape(total * ow, o)
+    res = None if residual is None else residual.reshape(total * ow, o)
     step = max(1, BLOCK_ELEMENTS // (ow * k), -(-MIN_BLOCK_PIXELS // ow))
 
     def part(r0: int, r1: int) -> None:
@@ -46,6 +47,8 @@ def im2col(win: np.ndarray, w2: np.ndarray, post: Post) -> np.ndarray:
             _gather_rows(win, a, b, oh, block.reshape(b - a, ow, k))
             dst = flat[a * ow : b * ow]
             np.matmul(block, w2, out=dst)
+            if res is not None:
+                dst += res[a * ow : b * ow]
             if post is not None:
                 post(dst)
 
