@@ -281,10 +281,10 @@ def fuse_residuals(wg: WorkGraph) -> None:
         if names.count(conv_out) != 1:
             continue
         other = names[1] if names[0] == conv_out else names[0]
-        if add.op == "InplaceAddExt" and other == names[0] and _only_user(wg, users, outputs, other) is not add:
-            continue  # the update of a tensor read elsewhere is visible there: it keeps its own node
         if other is None or other in wg.known or made_at.get(other, -1) >= idx:
             continue
+        if add.op == "InplaceAddExt" and other == names[0] and _only_user(wg, users, outputs, other) is not add:
+            continue  # the update of a tensor read elsewhere is visible there: it keeps its own node
         conv_spec, res_spec = wg.specs.get(conv_out), wg.specs.get(other)
         if conv_spec is None or res_spec is None or conv_spec.shape is None or conv_spec.shape != res_spec.shape:
             continue
