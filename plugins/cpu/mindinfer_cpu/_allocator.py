@@ -3,8 +3,9 @@
 glibc serves blocks above its mmap threshold (128 KiB, rising to at most 32 MiB as blocks are freed)
 with fresh mappings that go straight back to the kernel on ``free``, and trims the heap above a similar
 threshold. A model's intermediates are megabytes each and are freed and allocated again on every run,
-so each run page-faults its way through fresh memory; in a virtual machine each fault is expensive (measured here:
-shufflenet_v2_x1_0's first convolution, 2.1 ms alone, took 8-10 ms inside a run at batch 8). On the
+so each run page-faults its way through fresh memory; in a virtual machine each fault is expensive
+(measured here: shufflenet_v2_x1_0's first convolution, 2.1 ms alone, took 8-10 ms inside a run at
+batch 8). On the
 first compile the cpu backend therefore changes two settings once for the process (``mallopt``): no
 fresh mappings for large blocks (``M_MMAP_MAX`` 0: a 32 MiB threshold still left mobilenet_v2's
 38 MB expansion at batch 8 faulting, 6-17 ms of a 50 ms run) and a 1 GiB trim threshold. The heap

@@ -23,7 +23,7 @@ from mindinfer.ir import Const, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
 from .kernels._epilogue import LAYOUT
 from .kernels.activation import INPLACE
 from .kernels.layout_nhwc import PICK, SPLIT
-from .passes import WorkGraph
+from .passes import WorkGraph, _only_user
 
 #: NCHW axis -> NHWC axis.
 _AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
@@ -280,9 +280,9 @@ def find_shuffles(wg: WorkGraph) -> dict[str, _Shuffle]:
     outputs = wg.output_names()
 
     def only_user(name: str, op: str) -> Node | None:
-        found = users.get(name, [])
-        ok = len(found) == 1 and found[0].op == op and name not in outputs
-        return found[0] if ok and len(found[0].inputs) >= 2 and isinstance(found[0].inputs[0], Ref) else None
+        user = _only_user(wg, users, outputs, name)
+        ok = user is not None and user.op == op and len(user.inputs) >= 2 and isinstance(user.inputs[0], Ref)
+        return user if ok else None
 
     shuffles = {}
     for node in wg.nodes:

@@ -139,17 +139,14 @@ def matmul(a: np.ndarray, b: np.ndarray, post: Post = None, residual: np.ndarray
         workers.split(part_rows, m, max(1, MIN_PART_MACS // max(1, k * n)))
         return dst
     ashape: tuple[int, ...] = tuple(a.shape)
-    if workers.threads > 1 and len(ashape) >= 3 and ashape[:-2] == tuple(b.shape[:-2]):
+    if workers.threads > 1 and len(ashape) >= 3 and ashape[:-2] == tuple(b.shape[:-2]) and residual is None:
         m_each = ashape[-2]
         a3, b3 = a.reshape((-1, m_each, k)), b.reshape((-1, k, n))
         dst = np.empty(ashape[:-1] + (n,), np.result_type(a.dtype, b.dtype))
         d3 = dst.reshape((-1, m_each, n))
-        r3 = None if residual is None else residual.reshape(d3.shape)
 
         def part_stack(i0: int, i1: int) -> None:
             np.matmul(a3[i0:i1], b3[i0:i1], out=d3[i0:i1])
-            if r3 is not None:
-                d3[i0:i1] += r3[i0:i1]
             if post is not None:
                 post(d3[i0:i1])
 
