@@ -1107,6 +1107,23 @@ class BasicBlocks(nn.Cell):
         return self.relu(out)
 
 
+class WideBlocks(nn.Cell):
+    """A 64-channel ResNet basic block on an odd-sized map, then a VALID 3x3 conv with bias and ReLU:
+    3x3 stride-1 convolutions wide and large enough for the cpu plugin's Winograd kernel."""
+
+    def __init__(self, c=64):
+        super().__init__()
+        self.a1 = nn.SequentialCell([nn.Conv2d(c, c, 3, pad_mode="pad", padding=1, has_bias=False), nn.BatchNorm2d(c)])
+        self.a2 = nn.SequentialCell([nn.Conv2d(c, c, 3, pad_mode="pad", padding=1, has_bias=False), nn.BatchNorm2d(c)])
+        self.tail = nn.Conv2d(c, c, 3, pad_mode="valid", has_bias=True)
+        self.relu = nn.ReLU()
+
+    def construct(self, x):
+        out = self.a2(self.relu(self.a1(x)))
+        out += x
+        return self.relu(self.tail(self.relu(out)))
+
+
 class TupleUnpack(nn.Cell):
     """`a, b, c = t` on a tensor (ViT's q, k, v split)."""
 
@@ -1128,6 +1145,12 @@ def _(rng):
       "(one plain, one through a strided 1x1 conv-BN computed after the main branch), ReLU", rtol=1e-4, atol=1e-4)
 def _(rng):
     return BasicBlocks(), [R(rng, 2, 8, 10, 10)]
+
+
+@case("winograd_blocks", "64-channel 3x3 stride-1 convolutions on 13x13 and 11x11 maps (batch 2): a ResNet basic "
+      "block with its skip connection, then a VALID conv with bias and ReLU", rtol=1e-4, atol=1e-4)
+def _(rng):
+    return WideBlocks(), [R(rng, 2, 64, 13, 13)]
 
 
 @case("tensor_tuple_unpack", "a, b, c = x on a (3, 2, 4) tensor (ViT q/k/v split)")

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import parallel
 from ..registry import Kernel
-from . import gemm_nhwc
+from . import gemm_nhwc, winograd_nhwc
 from .conv import ConvGeom
 
 #: Output elements a thread gets at least from :func:`pool_nhwc`.
@@ -62,11 +62,17 @@ def make_conv_nhwc(
     if groups == 1:
         # (kh, kw, C, O): rows ordered like the im2col columns below.
         w2 = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(kh * kw * cg, o))
+        u = winograd_nhwc.transform_weight(weight) if winograd_nhwc.suits(weight, groups, g) else None
 
         def conv(x: np.ndarray, post: Callable[[np.ndarray], np.ndarray] | None, res: np.ndarray | None) -> np.ndarray:
             n, h, w, c = x.shape
             if pointwise:
                 return parallel.matmul(x.reshape(n * h * w, c), w2, post, res).reshape(n, h, w, o)
+            if u is not None and x.dtype == np.float32:
+                # Winograd where it is faster; None (too few tiles) falls through to im2col.
+                out = winograd_nhwc.conv3x3(x, u, g.padding(h, w), post, res)
+                if out is not None:
+                    return out
             xp = pad_nhwc(x, g.padding(h, w))
             oh, ow = g.out_size(xp.shape[1], xp.shape[2])
             s0, s1, s2, s3 = xp.strides
