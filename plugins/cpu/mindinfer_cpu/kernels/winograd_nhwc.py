@@ -35,11 +35,14 @@ Post = Callable[[np.ndarray], object] | None
 #: Kernel transform G (4x3): U = G g G^T for each (output, input) channel pair.
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
-#: Values of one block's transformed input or product (16 * tiles * channels): the block stays in L2.
-BLOCK_ELEMENTS = 1 << 18
+#: Values of one block's transformed input or product (16 * tiles * channels). Larger than im2col's
+#: blocks: a block costs some 20 numpy calls, whose Python overhead holds the GIL that the other
+#: threads need (measured, 2 threads, batch 8: 56x56x64 4.65 -> 4.35 ms, 28x28x128 3.40 -> 2.98 ms
+#: going from 2**18 values and 128 tiles to these; 2**20 is slower again).
+BLOCK_ELEMENTS = 1 << 19
 #: Tiles of one block at least, even past that budget: each of the 16 products of a block is one
-#: BLAS call, and fewer than this many rows leave it far from its peak.
-MIN_BLOCK_TILES = 128
+#: BLAS call, and fewer rows than this leave it far from its peak.
+MIN_BLOCK_TILES = 256
 #: Channels (input and output) a convolution needs for the transforms to pay off; below this the
 #: products are cheap and the transforms' passes dominate (measured, 2 threads, batch 8: 56x56 with
 #: 32 channels 1.3x slower than im2col, with 64 channels 0.9x).
