@@ -2,7 +2,8 @@
 
 In channels-last layout a 1x1 convolution is one GEMM over every pixel of the batch, im2col copies
 contiguous channel runs, and a depthwise tap is a multiply over long contiguous rows; all three are
-much cheaper in numpy than their NCHW forms. The layout pass is :mod:`..layout`; the
+much cheaper in numpy than their NCHW forms. Wide 3x3 stride-1 convolutions take Winograd's
+algorithm instead of im2col (:mod:`.winograd_nhwc`). The layout pass is :mod:`..layout`; the
 conversions it inserts are in :mod:`.layout_nhwc`.
 """
 
