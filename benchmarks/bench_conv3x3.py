@@ -60,7 +60,7 @@ def main() -> None:
         winograd_nhwc.MIN_CHANNELS = 1 << 30  # compile an im2col-only kernel for comparison
         plain = make_conv_nhwc(w, 1, g, None)
         winograd_nhwc.MIN_CHANNELS = saved
-        u = winograd_nhwc.transform_weight(w)
+        u = winograd_nhwc.transform_weight(w.transpose(2, 3, 1, 0))
         for threads in args.threads:
             with single_threaded_blas(), parallel.using(parallel.Workers(threads)):
                 want = plain(x)

@@ -69,20 +69,24 @@ def test_kernel_equals_the_definition(shape: tuple[int, ...], pads: tuple[int, i
     w = (rng.standard_normal((80, shape[3], 3, 3)) / np.sqrt(9 * shape[3])).astype(np.float32)
     want = direct_conv(x, w, pads)
     with parallel.using(parallel.Workers(threads)):
-        got = winograd_nhwc.conv3x3(x, winograd_nhwc.transform_weight(w), pads, None, None)
+        got = winograd_nhwc.conv3x3(x, winograd_nhwc.transform_weight(w.transpose(2, 3, 1, 0)), pads, None, None)
     assert got is not None and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_blocks_span_images_and_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small blocks cut across image boundaries and thread parts, each with its own halo rows."""
+    """Small blocks cut across image boundaries and thread parts, each with its own halo rows; the
+    kernel is transformed in several slices, the last one short."""
+    monkeypatch.setattr(winograd_nhwc, "_TRANSFORM_SLICE", 1000)
     monkeypatch.setattr(winograd_nhwc, "MIN_BLOCK_TILES", 1)
     monkeypatch.setattr(winograd_nhwc, "BLOCK_ELEMENTS", 16 * 64 * 8)  # about 8 tiles a block
     rng = np.random.default_rng(7)
     x = rng.standard_normal((5, 7, 9, 64)).astype(np.float32)
     w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32) / 24
     with parallel.using(parallel.Workers(2)):
-        got = winograd_nhwc.conv3x3(x, winograd_nhwc.transform_weight(w), (1, 1, 1, 1), None, None)
+        got = winograd_nhwc.conv3x3(
+            x, winograd_nhwc.transform_weight(w.transpose(2, 3, 1, 0)), (1, 1, 1, 1), None, None
+        )
     assert got is not None
     np.testing.assert_allclose(got, direct_conv(x, w, (1, 1, 1, 1)), rtol=1e-5, atol=1e-5)
 
@@ -119,3 +123,7 @@ def test_declines_where_im2col_is_faster(calls: list[bool]) -> None:
     assert not winograd_nhwc.suits(rng.standard_normal((64, 64, 5, 5)).astype(np.float32), 1, ConvGeom(5, 5, 1, 1))
     assert not winograd_nhwc.suits(wide.astype(np.float16), 1, g)
     assert winograd_nhwc.suits(wide, 1, g)
+    # A static input too small for it (7x7: 16 tiles) keeps no transformed weight; a dynamic one does.
+    assert not winograd_nhwc.suits(wide, 1, g, (1, 7, 7, 64))
+    assert winograd_nhwc.suits(wide, 1, g, (-1, 7, 7, 64))
+    assert winograd_nhwc.suits(wide, 1, g, (8, 7, 7, 64))

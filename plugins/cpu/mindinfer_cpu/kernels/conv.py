@@ -211,7 +211,7 @@ def build_conv2d(node: Node, args: list[Arg]) -> Kernel:
     if node.attrs.get(LAYOUT) == "NHWC":
         from .conv_nhwc import make_conv_nhwc
 
-        return make_conv_nhwc(w, groups, g, epilogue(node), bool(node.attrs.get(RESIDUAL)))
+        return make_conv_nhwc(w, groups, g, epilogue(node), bool(node.attrs.get(RESIDUAL)), args[0].shape)
     return make_conv(w, groups, g, post)
 
 

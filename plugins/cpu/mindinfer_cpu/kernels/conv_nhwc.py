@@ -48,6 +48,7 @@ def make_conv_nhwc(
     g: ConvGeom,
     post: Callable[[np.ndarray], np.ndarray] | None,
     residual: bool = False,
+    in_shape: tuple[int, ...] | None = None,
 ) -> Kernel:
     """Run-time closure of an NHWC convolution with constant weight (O, C/groups, kh, kw).
 
@@ -55,6 +56,7 @@ def make_conv_nhwc(
     result before ``post`` (see :func:`..passes.fuse_residuals`), block by block; a tensor that would
     broadcast instead (a dynamic dimension of size 1) is added to the whole result, as MindSpore's
     Add does. Addition commutes with the bias, so ``post`` (bias, then activation) follows either way.
+    ``in_shape`` is the NHWC input's shape when known (-1 where dynamic).
     """
     o, cg, kh, kw = weight.shape
     weight = weight.astype(np.float32, copy=False) if weight.dtype != np.float16 else weight
@@ -63,7 +65,8 @@ def make_conv_nhwc(
     if groups == 1:
         # (kh, kw, C, O): rows ordered like the im2col columns below.
         w2 = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(kh * kw * cg, o))
-        u = winograd_nhwc.transform_weight(weight) if winograd_nhwc.suits(weight, groups, g) else None
+        wino = winograd_nhwc.suits(weight, groups, g, in_shape)
+        u = winograd_nhwc.transform_weight(w2.reshape(kh, kw, cg, o)) if wino else None
 
         def conv(x: np.ndarray, post: Callable[[np.ndarray], np.ndarray] | None, res: np.ndarray | None) -> np.ndarray:
             n, h, w, c = x.shape
