@@ -29,7 +29,7 @@ threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def conv3x3(
     # With even output sides, tile row (image, t) is out's rows 2t and 2t+1: written in place.
     tiled = out.reshape(n * th, 2, tw, 2, o) if oh % 2 == 0 and ow % 2 == 0 else None
     rows = max(1, -(-max(MIN_BLOCK_TILES, BLOCK_ELEMENTS // (16 * max(c, o))) // tw))
-    geom = _Staging(x, th, tw, pt, pl)
+    staging = _Staging(x, th, tw, pt, pl)
 
     def part(u0: int, u1: int) -> None:
         b = min(rows, u1 - u0)
@@ -137,14 +137,15 @@ def conv3x3(
         v = np.empty((16, b * tw, c), np.float32)
         m = np.empty((16, b * tw, o), np.float32)
         p = np.empty((2, 4, b * tw, o), np.float32)
-        spill = np.empty((b, 2, tw, 2, o), np.float32) if tiled is None else None
+        # Odd output sides: tile rows are computed here, then cropped into ``out`` (else unused, empty).
+        spill = np.empty((b if tiled is None else 0, 2, tw, 2, o), np.float32)
         for a0 in range(u0, u1, b):
             a1 = min(u1, a0 + b)
             k = a1 - a0
-            geom.row_transform(a0, a1, stage, t[:, :k])
+            staging.row_transform(a0, a1, stage, t[:, :k])
             _column_transform(t[:, :k].reshape(4, k, 2, tw + 1, c), v[:, : k * tw].reshape(4, 4, k, tw, c))
             np.matmul(v[:, : k * tw], u, out=m[:, : k * tw])
-            y = tiled[a0:a1] if tiled is not None else spill[:k]  # type: ignore[index]
+            y = tiled[a0:a1] if tiled is not None else spill[:k]
             _output_transform(m[:, : k * tw].reshape(4, 4, k, tw, o), p[:, :, : k * tw].reshape(2, 4, k, tw, o), y)
             if tiled is None:
                 _crop(y, th, oh, ow, a0, a1, out)
@@ -172,7 +173,7 @@ class _Staging:
     """
 
     def __init__(self, x: np.ndarray, th: int, tw: int, pt: int, pl: int) -> None:
-        self.x, self.th, self.tw, self.pt = x, th, tw, pt
+        self.x, self.th, self.pt = x, th, pt
         w = x.shape[2]
         # Per phase q: the slots that hold input columns (the rest stay zero: padding) and the first one.
         self.cols = []
@@ -185,14 +186,11 @@ class _Staging:
 
         B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]] on the 4 rows of each patch.
         """
-        x, th = self.x, self.th
+        x = self.x
         h = x.shape[1]
         length = t.shape[2]
-        at = row = 0
-        while a0 < a1:  # one image at a time: its rows are staged with their own halo
-            img, r = divmod(a0, th)
-            e = min(a1, (img + 1) * th)
-            k = e - a0
+        row = 0
+        for img, r, at, k in _segments(a0, a1, self.th):  # each image's rows staged with their own halo
             st = stage[row : row + 2 * k + 2]
             top = 2 * r - self.pt
             i0, i1 = max(0, -top), max(0, min(len(st), h - top))
@@ -208,9 +206,18 @@ class _Staging:
             np.subtract(d[:, 0:2], d[:, 2:4], out=seg[0:2].transpose(1, 0, 2))  # rows 0 and 3
             np.add(d[:, 1], d[:, 2], out=seg[2])  # row 1
             np.subtract(d[:, 2], d[:, 1], out=seg[3])  # row 2
-            at += k
             row += 2 * k + 2
-            a0 = e
+
+
+def _segments(a0: int, a1: int, th: int) -> Iterator[tuple[int, int, int, int]]:
+    """(image, first tile row in it, offset in the block, tile rows) for each image that block a0..a1 meets."""
+    at = 0
+    while a0 < a1:
+        img, r = divmod(a0, th)
+        k = min(a1, (img + 1) * th) - a0
+        yield img, r, at, k
+        at += k
+        a0 += k
 
 
 def _column_transform(t: np.ndarray, v: np.ndarray) -> None:
@@ -241,15 +248,10 @@ def _crop(y: np.ndarray, th: int, oh: int, ow: int, a0: int, a1: int, out: np.nd
     """Copy tile rows a0..a1 computed into ``y`` (k, 2, tw, 2, O) into ``out``, less an odd side's extra pixel."""
     k, _, tw, _, o = y.shape
     rows = y.reshape(k, 2, 2 * tw, o)
-    at = 0
-    while a0 < a1:
-        img, r = divmod(a0, th)
-        e = min(a1, (img + 1) * th)
+    for img, r, at, n in _segments(a0, a1, th):
         top = 2 * r
-        count = min(oh - top, 2 * (e - a0))
-        out[img, top : top + count] = rows[at : at + e - a0].reshape(2 * (e - a0), 2 * tw, o)[:count, :ow]
-        at += e - a0
-        a0 = e
+        count = min(oh - top, 2 * n)
+        out[img, top : top + count] = rows[at : at + n].reshape(2 * n, 2 * tw, o)[:count, :ow]
 
 
 __all__ = ["MIN_CHANNELS", "MIN_TILES", "conv3x3", "suits", "transform_weight"]
