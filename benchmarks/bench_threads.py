@@ -72,19 +72,28 @@ def empty_split_us(threads: int, rounds: int = 2000) -> float:
 
 
 class SplitCounter:
-    """Counts the splits that really go to more than one thread (instrumentation for this script)."""
+    """Counts the splits that really ran in more than one part (instrumentation for this script).
+
+    It watches what ``Workers.split`` did (how many parts it called) rather than repeating how the
+    pool decides to split, so the count stays right if that rule changes.
+    """
 
     def __init__(self) -> None:
         from mindinfer_cpu import parallel
 
         self.count = 0
-        self._orig = parallel.Workers.split
-        counter = self
+        orig = parallel.Workers.split
 
-        def split(self: Any, fn: Callable[[int, int], object], total: int, min_part: int = 1) -> None:
-            if min(self.threads, total // max(1, min_part)) > 1:
-                counter.count += 1
-            counter._orig(self, fn, total, min_part)
+        def split(workers: Any, fn: Callable[[int, int], object], total: int, min_part: int = 1) -> None:
+            parts = []
+
+            def part(a: int, b: int) -> object:
+                parts.append(a)  # list.append is atomic: parts may run on several threads
+                return fn(a, b)
+
+            orig(workers, part, total, min_part)
+            if len(parts) > 1:
+                self.count += 1
 
         parallel.Workers.split = split  # type: ignore[method-assign]
 
