@@ -12,13 +12,13 @@ call the private ``_compile`` / ``_run`` that the plugin writes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import MindInferError, UnsupportedOpError
+from .errors import InvalidOptionError, MindInferError, UnsupportedOpError
 from .ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Device",
     "Executable",
     "ExecutableBase",
+    "Option",
+    "resolve_options",
     "unsupported_primitives",
 ]
 
@@ -78,6 +80,72 @@ class Capabilities:
     formats: frozenset[str] = frozenset({"mindir"})
 
 
+@dataclass(frozen=True)
+class Option:
+    """One compile option a backend accepts, declared as data.
+
+    :class:`BackendBase` checks the options a user passes against these declarations before
+    ``_compile`` runs, so a backend's ``_compile`` sees every declared name, with its default where
+    the user gave none, and nothing else. ``type`` is what the value must be (``int`` never accepts a
+    ``bool``; ``float`` also accepts an ``int``). ``choices`` limits the value to a set, ``minimum``
+    bounds a number from below, and ``check`` returns an error text for values the other fields
+    cannot describe (``None`` when the value is good).
+    """
+
+    name: str
+    type: type | tuple[type, ...]
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
+
+    def accepts(self) -> str:
+        """What this option accepts, in words (for messages and ``mindinfer plugins``)."""
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        text = " or ".join(t.__name__ for t in types)
+        if self.minimum is not None:
+            text += f" >= {self.minimum:g}"
+        return text
+
+    def validate(self, value: Any, plugin: str) -> Any:
+        """``value`` if this option accepts it; else :class:`InvalidOptionError` saying what it accepts."""
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok and float in types and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if ok and self.choices and value not in self.choices:
+            ok = False
+        if ok and self.minimum is not None and value < self.minimum:
+            ok = False
+        problem = None if not ok or self.check is None else self.check(value)
+        if not ok or problem:
+            detail = problem or f"it accepts {self.accepts()}"
+            raise InvalidOptionError(f"plugin {plugin!r}: option {self.name}={value!r} is not valid: {detail}")
+        return value
+
+
+def resolve_options(declared: Sequence[Option], given: Mapping[str, Any], plugin: str) -> dict[str, Any]:
+    """Every declared option, with the value given or its default; unknown names are an error.
+
+    A value of ``None`` means "not given" and takes the default.
+    """
+    by_name = {o.name: o for o in declared}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        accepted = ", ".join(by_name) or "no options"
+        raise InvalidOptionError(
+            f"plugin {plugin!r}: unknown option(s) {', '.join(unknown)}; it accepts: {accepted} "
+            "(see `mindinfer plugins`)"
+        )
+    return {
+        name: opt.default if given.get(name) is None else opt.validate(given[name], plugin)
+        for name, opt in by_name.items()
+    }
+
+
 @runtime_checkable
 class Executable(Protocol):
     """A compiled model, ready to run on one device."""
@@ -101,6 +169,8 @@ class Backend(Protocol):
     #: Higher wins when a target names a device kind but no plugin.
     priority: int
     capabilities: Capabilities
+    #: The compile options it accepts (see :class:`Option`).
+    options: tuple[Option, ...]
 
     def devices(self) -> list[Device]:
         """Every device of this backend's kinds, each probed: usable, or the reason it is not."""
@@ -136,11 +206,14 @@ class BackendBase:
     device_kinds: tuple[str, ...] = ("cpu",)
     priority: int = 0
     capabilities: Capabilities
+    options: tuple[Option, ...] = ()
 
     def devices(self) -> list[Device]:
         raise NotImplementedError
 
     def compile(self, model: Model | ForeignModel, device: Device, options: Mapping[str, Any]) -> Executable:
+        """Check the device, the options and the model against what this backend declares, then compile."""
+        resolved = resolve_options(self.options, options, self.name)
         if not device.usable:
             from .errors import BackendUnavailableError
 
@@ -150,7 +223,7 @@ class BackendBase:
                 raise UnsupportedOpError(
                     f"<{model.format} file>", model.path, self.name, "this plugin reads MindIR only"
                 )
-            return self._compile_foreign(model, device, dict(options))
+            return self._compile_foreign(model, device, resolved)
         missing = unsupported_primitives(model, self.capabilities)
         if missing:
             op, nodes = next(iter(missing.items()))
@@ -161,7 +234,7 @@ class BackendBase:
             raise UnsupportedOpError(
                 "<dynamic shape>", dyn.name, self.name, f"input {dyn} has a dynamic dimension; export with fixed shapes"
             )
-        return self._compile(model, device, dict(options))
+        return self._compile(model, device, resolved)
 
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> Executable:
         raise NotImplementedError

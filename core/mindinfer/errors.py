@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "BackendUnavailableError",
     "InvalidInputError",
+    "InvalidOptionError",
     "InvalidTargetError",
     "MindIRError",
     "MindInferError",
@@ -30,6 +31,10 @@ class InvalidInputError(MindInferError, ValueError):
 
 class InvalidTargetError(MindInferError, ValueError):
     """A device target string does not parse or names nothing installed."""
+
+
+class InvalidOptionError(MindInferError, ValueError):
+    """A backend option is unknown or has a bad value (see the backend's declared ``options``)."""
 
 
 class UnsupportedOpError(MindInferError):

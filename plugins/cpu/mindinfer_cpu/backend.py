@@ -6,8 +6,7 @@ import os
 import platform
 from typing import Any
 
-from mindinfer.backend import BackendBase, Capabilities, Device
-from mindinfer.errors import InvalidTargetError
+from mindinfer.backend import BackendBase, Capabilities, Device, Option
 from mindinfer.ir import Model
 
 from . import kernels  # noqa: F401  (fills the registry)
@@ -49,6 +48,9 @@ class CpuBackend(BackendBase):
         dynamic_shapes=True,
         control_flow=True,
     )
+    options = (
+        Option("threads", int, None, "worker threads for kernels and BLAS (default: all usable cores)", minimum=1),
+    )
 
     def devices(self) -> list[Device]:
         return [
@@ -62,16 +64,8 @@ class CpuBackend(BackendBase):
         ]
 
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> CpuExecutable:
-        unknown = set(options) - {"threads"}
-        if unknown:
-            raise InvalidTargetError(
-                f"plugin '{PLUGIN}': unknown option(s) {sorted(unknown)}; the cpu plugin accepts: threads"
-            )
-        threads = options.get("threads")
-        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-            raise InvalidTargetError(f"plugin '{PLUGIN}': option threads={threads!r} must be a positive integer")
         keep_freed_memory()
-        return CpuExecutable(model, threads)
+        return CpuExecutable(model, options["threads"])
 
 
 def _details() -> dict[str, Any]:

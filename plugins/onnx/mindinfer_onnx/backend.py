@@ -13,15 +13,18 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase
-from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidTargetError, MindInferError
+from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
+from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 from . import _providers
 from ._graph import PLUGIN
 from .convert import DEFAULT_OPSET, EXTERNAL_DATA_THRESHOLD, SUPPORTED, convert, save, weight_bytes
 
-OPTIONS = ("threads", "opset")
+OPTIONS = (
+    Option("threads", int, None, "onnxruntime intra-op threads (default: onnxruntime's choice)", minimum=1),
+    Option("opset", int, DEFAULT_OPSET, "ONNX opset of the converted graph (MindIR input only)", minimum=13),
+)
 _DTYPES = frozenset({"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
 
 
@@ -38,6 +41,7 @@ class OnnxBackend(BackendBase):
         control_flow=True,
         formats=frozenset({"mindir", "onnx"}),
     )
+    options = OPTIONS
 
     def __init__(self) -> None:
         # gpu only when this onnxruntime was built with a GPU provider (working or not: devices()
@@ -67,8 +71,7 @@ class OnnxBackend(BackendBase):
         return found
 
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> OnnxExecutable:
-        _check_options(options)
-        proto = convert(model, int(options.get("opset", DEFAULT_OPSET)))
+        proto = convert(model, int(options["opset"]))
         if weight_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
             return _open(proto.SerializeToString(), model.source or "the model", device, options)
         # Past protobuf's 2 GB limit the model can only travel as a file with external data.
@@ -81,20 +84,9 @@ class OnnxBackend(BackendBase):
             raise
 
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
-        _check_options(options, foreign=True)
+        if options["opset"] != DEFAULT_OPSET:
+            raise InvalidOptionError(f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file")
         return _open(model.path, model.path, device, options)
-
-
-def _check_options(options: dict[str, Any], foreign: bool = False) -> None:
-    allowed = ("threads",) if foreign else OPTIONS
-    unknown = set(options) - set(allowed)
-    if unknown:
-        raise InvalidTargetError(
-            f"plugin '{PLUGIN}': unknown option(s) {sorted(unknown)}; it accepts: {', '.join(allowed)}"
-        )
-    threads = options.get("threads")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise InvalidTargetError(f"plugin '{PLUGIN}': option threads={threads!r} must be a positive integer")
 
 
 def _open(

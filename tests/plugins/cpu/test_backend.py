@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from cpu_cases import CASES, assert_matches, inputs, outputs
 from mindinfer.backend import Device
-from mindinfer.errors import InvalidTargetError, MindInferError, UnsupportedOpError
+from mindinfer.errors import InvalidOptionError, MindInferError, UnsupportedOpError
 from mindinfer.ir import Const, Graph, Model, Node, Ref, TensorSpec
 from mindinfer_cpu import KERNELS, CpuBackend
 
@@ -68,9 +68,9 @@ def test_threads_option_is_accepted_and_checked(backend: CpuBackend, device: Dev
         exe = backend.compile(model, device, {"threads": n})
         assert_matches(exe.run(inputs(LENET))[0], outputs(LENET)[0], 1e-4, 1e-5, f"lenet5 threads={n}")
     for bad in (0, -1, "2", 1.5):
-        with pytest.raises(InvalidTargetError):
+        with pytest.raises(InvalidOptionError):
             backend.compile(model, device, {"threads": bad})
-    with pytest.raises(InvalidTargetError, match="unknown option"):
+    with pytest.raises(InvalidOptionError, match="unknown option"):
         backend.compile(model, device, {"thread": 2})
 
 

@@ -8,7 +8,7 @@ import mindinfer
 import numpy as np
 import onnxruntime as ort
 import pytest
-from mindinfer.errors import InvalidInputError, InvalidTargetError, MindInferError
+from mindinfer.errors import InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer_onnx import _providers, convert_file
 from mindinfer_onnx.backend import OnnxBackend
 from onnx_cases import MODEL_CASES, assert_matches, inputs, outputs
@@ -56,9 +56,9 @@ def test_a_file_that_is_not_onnx_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_option_is_refused() -> None:
-    with pytest.raises(InvalidTargetError, match="fast"):
+    with pytest.raises(InvalidOptionError, match="fast"):
         mindinfer.Session(_case("lenet5") / "model.mindir", target="cpu@onnx", options={"fast": True})
-    with pytest.raises(InvalidTargetError, match="threads"):
+    with pytest.raises(InvalidOptionError, match="threads"):
         mindinfer.Session(_case("lenet5") / "model.mindir", target="cpu@onnx", options={"threads": 0})
 
 
