@@ -42,7 +42,8 @@ class BackendUnderTest:
             "plugin": self.plugin.name if self.plugin else None,
             "distribution": self.plugin.distribution if self.plugin else None,
             "version": self.plugin.version if self.plugin else None,
-            "device": str(self.device),
+            # A simulated device (details["simulated"]) is labelled so in every report.
+            "device": str(self.device) + (" [SIMULATED]" if self.device.details.get("simulated") else ""),
             "declared": {
                 "primitives": len(caps.primitives),
                 "dtypes": sorted(caps.dtypes),
@@ -95,7 +96,7 @@ def _pick_device(backend: Backend, alt: DeviceTarget) -> Device | str:
         for d in devices
         if d.kind == alt.kind
         and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
+        and (alt.chip is None or d.chip.lower().startswith(alt.chip) or (not d.usable and not d.chip))
     ]
     usable = [d for d in matching if d.usable]
     if usable:

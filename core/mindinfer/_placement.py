@@ -184,7 +184,7 @@ def _pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str
         for d in devices
         if d.kind == kind
         and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
+        and (alt.chip is None or d.chip.lower().startswith(alt.chip) or _chip_unknown(d))
     ]
     if not matching:
         have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"
@@ -193,6 +193,12 @@ def _pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str
     if not usable:
         return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
     return min(usable, key=lambda d: d.index)
+
+
+def _chip_unknown(d: Device) -> bool:
+    """An unusable device that could not be probed far enough to know its chip: its reason is the answer
+    for any chip of its kind (``ascend310`` when pyACL is missing), not "no device matches"."""
+    return not d.usable and not d.chip
 
 
 def _nothing_for(alt: DeviceTarget, backends: list[Backend], registry: PluginRegistry) -> str:
