@@ -36,7 +36,7 @@ __all__ = ["ACL_DTYPES", "MBATCH_INPUT", "AclModel", "TensorInfo"]
 #: ``ACL_DYNAMIC_TENSOR_NAME`` of acl_mdl.h.
 MBATCH_INPUT = "ascend_mbatch_shape_data"
 #: aclDataType -> numpy (acl_base.h; Ascend/samples constants.py).
-ACL_DTYPES = {
+ACL_DTYPES: dict[int, np.dtype[Any]] = {
     0: np.dtype(np.float32),
     1: np.dtype(np.float16),
     2: np.dtype(np.int8),

@@ -23,6 +23,8 @@ class Sim:
 
     def reset(self, soc: str = "Ascend910B3", devices: int = 1) -> None:
         """A fresh simulated process with this SoC and device count (and a fresh plugin registry)."""
+        _acl.runtime().shutdown()  # the previous simulated process exits
+        assert self.acl.sim_violations() == [] and self.acl.sim_leaks() == []
         self.acl.sim_reset(soc=soc, devices=devices)
         self.monkeypatch.setenv(_acl.SIMULATOR_ENV, soc)
         self.monkeypatch.setattr(_acl, "_RUNTIME", _acl.Runtime())

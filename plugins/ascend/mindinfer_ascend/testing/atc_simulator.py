@@ -21,6 +21,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from . import simulated_om
 
@@ -116,14 +117,14 @@ def check(opts: dict[str, str]) -> tuple[dict[str, object], bytes]:
     return header, proto.SerializeToString()
 
 
-def _input_shapes(text: str, graph_inputs: dict[str, object]) -> dict[str, tuple[int, ...]]:
+def _input_shapes(text: str, graph_inputs: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     given: dict[str, tuple[int, ...]] = {}
     for part in filter(None, text.split(";")):
-        name, sep, dims = part.rpartition(":")
+        name, sep, dim_text = part.rpartition(":")
         if not sep or not name:
             raise AtcError(f"E10002: --input_shape entry {part!r} is not name:d1,d2,...")
         try:
-            given[name] = tuple(int(d) for d in dims.split(",")) if dims else ()
+            given[name] = tuple(int(d) for d in dim_text.split(",")) if dim_text else ()
         except ValueError as exc:
             raise AtcError(f"E10002: --input_shape entry {part!r} has a dimension that is not an integer") from exc
     unknown = sorted(set(given) - set(graph_inputs))
@@ -133,7 +134,7 @@ def _input_shapes(text: str, graph_inputs: dict[str, object]) -> dict[str, tuple
         )
     shapes = {}
     for name, vi in graph_inputs.items():
-        dims = list(vi.type.tensor_type.shape.dim)  # type: ignore[attr-defined]
+        dims = list(vi.type.tensor_type.shape.dim)
         if name not in given:
             if any(not d.HasField("dim_value") for d in dims):
                 raise AtcError(f"E10001: input {name} has a dynamic dimension and no --input_shape entry")
