@@ -22,7 +22,10 @@ from ._tensors import MONAD, ExternalData, Monad, decode_attribute, spec_from_pr
 from .errors import MindIRError
 from .ir import Const, Graph, GraphRef, Input, Model, Node, Parameter, Ref, TensorSpec, TupleOf, iter_refs
 
-__all__ = ["load"]
+__all__ = ["BYTES_SOURCE", "load"]
+
+#: What a model loaded from bytes reports as its source file.
+BYTES_SOURCE = "<bytes>"
 
 _A = pb.AttributeProto
 # Leading 4 bytes of files written with mindspore.export(..., enc_key=...): AES-GCM, AES-CBC, SM4-CBC.
@@ -37,16 +40,24 @@ _GETITEM_OPS = {"TupleGetItem", "tuple_getitem", "ListGetItem", "list_getitem"}
 _DROPPED = {"UpdateState"}
 
 
-def load(path: str | os.PathLike[str]) -> Model:
+def load(path: str | os.PathLike[str] | bytes | bytearray | memoryview) -> Model:
     """Load a MindIR file (``.mindir``, or ``*_graph.mindir`` with its ``*_variables/`` folder).
+
+    ``path`` may also be the file's contents (``bytes``), as read from a database or a network;
+    such a model cannot use external weight files, which are found relative to a file's folder.
 
     Raises :class:`mindinfer.MindIRError` naming the file and the node or parameter for anything
     that is not a readable, consistent MindIR export.
     """
-    p = Path(path)
-    proto = _parse(p)
+    in_memory = isinstance(path, (bytes, bytearray, memoryview))
+    if in_memory:
+        p = Path(BYTES_SOURCE)
+        proto = _decode(bytes(path), p)  # type: ignore[arg-type]
+    else:
+        p = Path(path)  # type: ignore[arg-type]
+        proto = _parse(p)
     try:
-        return _ModelBuilder(proto, p).build()
+        return _ModelBuilder(proto, p, in_memory).build()
     except MindIRError:
         raise
     except (KeyError, IndexError, ValueError, TypeError, OverflowError, UnicodeError, StopIteration) as exc:
@@ -67,6 +78,10 @@ def _parse(path: Path) -> Any:
         raise MindIRError(f"{path}: is a directory; give the path of the .mindir file") from None
     except OSError as exc:
         raise MindIRError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return _decode(data, path)
+
+
+def _decode(data: bytes, path: Path) -> Any:
     if not data:
         raise MindIRError(f"{path}: the file is empty")
     for order in ("<I", ">I"):
@@ -76,6 +91,7 @@ def _parse(path: Path) -> Any:
                 f"{path}: this MindIR file is encrypted ({mode}); mindinfer does not support decryption keys yet. "
                 "Export it again without enc_key, or decrypt it with MindSpore first."
             )
+    _refuse_onnx(data, path)
     proto = pb.ModelProto()
     try:
         proto.ParseFromString(data)
@@ -92,6 +108,33 @@ def _parse(path: Path) -> Any:
     return proto
 
 
+def _refuse_onnx(data: bytes, path: Path) -> None:
+    """Name an ONNX model given where MindIR was expected, instead of a protobuf parse failure.
+
+    Both are protobuf ``ModelProto`` messages with a ``graph`` at field 7, so an ONNX file even
+    parses as MindIR, and fails later on names. But ONNX starts with ``ir_version``, field 1 as a
+    varint (byte 0x08, then a small version), which MindIR never writes (its field 1 is a string,
+    0x0A); ONNX's ``opset_import`` (field 8, 0x42) or ``graph`` (0x3A) confirms it.
+    """
+    if len(data) < 4 or data[0] != 0x08 or not 1 <= data[1] <= 30 or not (b"\x42" in data or b"\x3a" in data):
+        return
+    rename = "" if path.suffix.lower() == ".onnx" else " (name it .onnx so that plugins recognise it)"
+    raise MindIRError(
+        f"{path}: this is an ONNX model (ir_version {data[1]}), not MindIR; run it with a plugin that reads "
+        f"ONNX: mindinfer.Session(path, target='cpu@onnx'){rename}, or pass the original .mindir export"
+    )
+
+
+class _NoExternalData(ExternalData):
+    """External weights of a model given as bytes: there is no folder to find them in."""
+
+    def buffer(self, location: str, where: str) -> Any:
+        raise MindIRError(
+            f"{where}: the model was given as bytes, but its weights are in the external file {location!r}; "
+            "load it from its path instead so that the weight files can be found next to it"
+        )
+
+
 @dataclass
 class _Primitive:
     op: str
@@ -102,11 +145,12 @@ class _Primitive:
 class _ModelBuilder:
     proto: Any
     path: Path
+    in_memory: bool = False
     primitives: dict[str, _Primitive] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> Model:
-        self.external = ExternalData(self.path)
+        self.external = _NoExternalData(self.path) if self.in_memory else ExternalData(self.path)
         for prim in self.proto.primitives:
             where = f"{self.path}: primitive '{prim.name}'"
             attrs = {a.name: decode_attribute(a, where) for a in prim.attribute if a.name not in _PRIM_META_ATTRS}
