@@ -64,7 +64,10 @@ def test_run_selects_outputs_by_name_or_returns_a_dict() -> None:
         assert list(as_dict) == ["output_0", "output_1"]
         np.testing.assert_array_equal(as_dict["output_0"], full[0])
         assert list(sess.run([A, B], ["output_1"], as_dict=True)) == ["output_1"]
-        with pytest.raises(InvalidInputError, match=r"no output 'output_2' \(did you mean 'output_.'\?\); its outputs are: output_0, output_1"):
+        with pytest.raises(
+            InvalidInputError,
+            match=r"no output 'output_2' \(did you mean 'output_.'\?\); its outputs are: output_0, output_1",
+        ):
             sess.run([A, B], ["output_2"])
 
 

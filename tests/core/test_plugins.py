@@ -166,7 +166,9 @@ def test_mindinfer_plugins_restricts_which_load(install: Install, monkeypatch: p
 def test_mindinfer_plugins_naming_no_plugin_is_an_error(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
     install({"good": GOOD})
     monkeypatch.setenv("MINDINFER_PLUGINS", "good, nonexistent")
-    with pytest.raises(PluginError, match=r"MINDINFER_PLUGINS='good, nonexistent' names 'nonexistent'.*installed: .*good"):
+    with pytest.raises(
+        PluginError, match=r"MINDINFER_PLUGINS='good, nonexistent' names 'nonexistent'.*installed: .*good"
+    ):
         PluginRegistry()
 
 
@@ -344,11 +346,13 @@ def test_cli_with_a_plugin_raising_base_exception(install: Install, tmp_path: Pa
     env.pop("MINDINFER_PLUGINS", None)
     env.pop("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", None)
     cmd = [sys.executable, "-m", "mindinfer"]
-    out = subprocess.run([*cmd, "plugins"], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([*cmd, "plugins"], check=False, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "aborter: failed" in out.stdout and "PluginAbort: the vendor SDK aborted" in out.stdout
     assert "exiter: failed" in out.stdout and "Traceback" not in out.stderr
     model = CASES / "lenet5" / "model.mindir"
-    out = subprocess.run([*cmd, "run", str(model), "-t", "cpu@cpu"], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [*cmd, "run", str(model), "-t", "cpu@cpu"], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "plugin 'aborter' failed to load" in out.stderr
