@@ -19,10 +19,14 @@ from .backend import (
     Device,
     Executable,
     ExecutableBase,
+    Gap,
+    OpTable,
     Option,
-    unsupported_primitives,
+    Requirements,
+    plugin_message,
 )
 from .errors import (
+    ArgumentError,
     BackendUnavailableError,
     InvalidInputError,
     InvalidOptionError,
@@ -42,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CONTRACT_VERSION",
     "ENTRY_POINT_GROUP",
+    "ArgumentError",
     "Attempt",
     "Backend",
     "BackendBase",
@@ -53,17 +58,20 @@ __all__ = [
     "Executable",
     "ExecutableBase",
     "ForeignModel",
+    "Gap",
     "InvalidInputError",
     "InvalidOptionError",
     "InvalidTargetError",
     "MindIRError",
     "MindInferError",
     "Model",
+    "OpTable",
     "Option",
     "Placement",
     "PluginError",
     "PluginInfo",
     "PluginRegistry",
+    "Requirements",
     "Session",
     "Target",
     "TensorSpec",
@@ -75,7 +83,7 @@ __all__ = [
     "load",
     "open_model",
     "parse_target",
-    "unsupported_primitives",
+    "plugin_message",
 ]
 
 

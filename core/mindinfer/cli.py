@@ -21,7 +21,6 @@ from . import __version__, list_devices
 from ._bench import add_bench_parser
 from ._checkpoint import CheckpointWarning
 from ._plugins import get_registry
-from .backend import unsupported_primitives
 from .errors import InvalidInputError, MindInferError, MindIRError
 from .ir import ForeignModel, Model, TensorSpec
 from .session import Session, open_model
@@ -222,16 +221,14 @@ def _print_graph_summary(model: Model) -> None:
 
 
 def _coverage(model: Model | ForeignModel, backend: Any) -> str:
-    formats = getattr(backend.capabilities, "formats", frozenset({"mindir"}))
-    fmt = model.format if isinstance(model, ForeignModel) else "mindir"
-    if fmt not in formats:
-        return f"does not read {fmt} models"
-    missing = unsupported_primitives(model, backend.capabilities)  # type: ignore[arg-type]
+    gaps = backend.capabilities.missing(model)
+    if gaps and gaps[0].kind == "format":
+        return f"does not read {gaps[0].name} models"
     notes = []
-    if missing:
-        notes.append("lacks " + ", ".join(f"{op} ({len(nodes)})" for op, nodes in sorted(missing.items())))
-    if model.is_dynamic and not backend.capabilities.dynamic_shapes:
-        notes.append("no dynamic shapes")
+    prims = sorted((g for g in gaps if g.kind == "primitive"), key=lambda g: g.name)
+    if prims:
+        notes.append("lacks " + ", ".join(f"{g.name} ({len(g.where)})" for g in prims))
+    notes += ["no dynamic shapes" if g.kind == "dynamic shapes" else f"no {g}" for g in gaps if g.kind != "primitive"]
     return "; ".join(notes) or "supports every primitive"
 
 

@@ -19,13 +19,12 @@ import numpy as np
 from ._inputs import check_inputs
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
+from .backend import ProfileRecord, check_executable, plugin_message
 from .errors import MindInferError, MindIRError, PluginError
 from .ir import ForeignModel, Model, TensorSpec
 from .targets import parse_target
 
 __all__ = ["Session", "open_model"]
-
-ProfileRecord = tuple[str, str, float]
 
 
 def open_model(
@@ -112,7 +111,8 @@ class Session:
         parsed = parse_target(target, extra_kinds=registry.device_kinds())
         self._model = model
         self._exe, self._placement = place(model, parsed, registry, dict(options or {}))
-        self._lock: threading.Lock | None = None if getattr(self._exe, "thread_safe", False) else threading.Lock()
+        check_executable(self._exe, self._placement.plugin)
+        self._lock: threading.Lock | None = None if self._exe.thread_safe else threading.Lock()
         self._closed = False
 
     @property
@@ -134,7 +134,7 @@ class Session:
 
     @property
     def can_profile(self) -> bool:
-        return callable(getattr(self._exe, "run_profiled", None))
+        return bool(self._exe.can_profile)
 
     def run(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
         """Run on a list of arrays (input order) or a dict by name; returns outputs in order."""
@@ -146,10 +146,12 @@ class Session:
     def run_profiled(self, inputs: Sequence[Any] | Mapping[str, Any]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
         """Like :meth:`run`, plus ``(node, op, seconds)`` records, if the plugin can profile."""
         if not self.can_profile:
-            raise MindInferError(f"plugin {self._placement.plugin!r} offers no profile (no run_profiled)")
+            raise MindInferError(
+                plugin_message(self._placement.plugin, "offers no profile (its executable's can_profile is False)")
+            )
         arrays = self._prepare(inputs)
         with self._lock or nullcontext():
-            outs, records = self._exe.run_profiled(arrays)  # type: ignore[attr-defined]
+            outs, records = self._exe.run_profiled(arrays)
         return self._check_outputs(outs), list(records)
 
     def close(self) -> None:
