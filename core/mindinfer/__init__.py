@@ -7,6 +7,7 @@ outs = sess.run({"x": x})
 
 from __future__ import annotations
 
+from ._checkpoint import CheckpointReport, CheckpointWarning
 from ._loader import load
 from ._placement import Attempt, Placement
 from ._plugins import ENTRY_POINT_GROUP, PluginInfo, PluginRegistry, get_registry
@@ -51,6 +52,8 @@ __all__ = [
     "BackendBase",
     "BackendUnavailableError",
     "Capabilities",
+    "CheckpointReport",
+    "CheckpointWarning",
     "Device",
     "Executable",
     "ExecutableBase",

@@ -26,11 +26,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import primitives
+
+if TYPE_CHECKING:
+    from ._checkpoint import CheckpointReport
 
 __all__ = [
     "CONTROL_FLOW_OPS",
@@ -245,6 +248,10 @@ class Model:
     producer: str = ""
     producer_version: str = ""
     ir_version: str = ""
+    #: What ``load(..., checkpoint=...)`` changed; None when no checkpoint was applied.
+    checkpoint: CheckpointReport | None = None
+    #: The file was encrypted: its weights must never reach the disk in plain (backends check this).
+    encrypted: bool = False
 
     @property
     def inputs(self) -> list[TensorSpec]:

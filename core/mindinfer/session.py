@@ -27,16 +27,28 @@ from .targets import parse_target
 __all__ = ["Session", "open_model"]
 
 
-def open_model(path: str | os.PathLike[str], registry: PluginRegistry | None = None) -> Model | ForeignModel:
-    """Load a MindIR file, or any format an installed plugin opens (``open_model`` hook)."""
+def open_model(
+    path: str | os.PathLike[str],
+    registry: PluginRegistry | None = None,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    strict: bool = True,
+    dec_key: bytes | None = None,
+    dec_mode: str = "AES-GCM",
+) -> Model | ForeignModel:
+    """Load a MindIR file, or any format an installed plugin opens (``open_model`` hook).
+
+    ``checkpoint``, ``strict``, ``dec_key`` and ``dec_mode`` are :func:`mindinfer.load`'s (MindIR only).
+    """
     text = os.fspath(path)
     if not Path(text).is_file():
         raise MindIRError(f"{text}: no such model file")
     from ._loader import load
 
+    extra: dict[str, Any] = {"checkpoint": checkpoint, "strict": strict, "dec_key": dec_key, "dec_mode": dec_mode}
     suffix = Path(text).suffix.lower()
-    if suffix == ".mindir":
-        return load(text)
+    if suffix == ".mindir" or checkpoint is not None or dec_key is not None:
+        return load(text, **extra)
     foreign = (registry or get_registry()).open_model(text)
     if foreign is not None:
         return foreign
@@ -51,6 +63,20 @@ def open_model(path: str | os.PathLike[str], registry: PluginRegistry | None = N
         ) from exc
 
 
+def _given_model(
+    model: Model | ForeignModel, checkpoint: str | os.PathLike[str] | None, strict: bool, dec_key: bytes | None
+) -> Model | ForeignModel:
+    if dec_key is not None:
+        raise MindIRError("dec_key opens an encrypted file; this model is already loaded: pass its path instead")
+    if checkpoint is None:
+        return model
+    if isinstance(model, ForeignModel):
+        raise MindIRError(f"{model.path}: checkpoints apply to MindIR models, not {model.format} files")
+    from ._checkpoint import apply_checkpoint
+
+    return apply_checkpoint(model, checkpoint, strict)
+
+
 class Session:
     """A model compiled for a device target.
 
@@ -58,6 +84,9 @@ class Session:
     :class:`~mindinfer.ir.ForeignModel`, or a path. ``target`` is a device target string (see
     :mod:`mindinfer.targets`). ``options`` go to the backend's ``compile`` unchanged.
     ``plugins`` replaces the process-wide plugin registry (tests, embedding).
+    ``checkpoint``/``strict`` apply a MindSpore checkpoint before compiling, so that weights folded at
+    compile time are the checkpoint's; ``dec_key``/``dec_mode`` open an encrypted MindIR path (see
+    :func:`mindinfer.load`).
     """
 
     def __init__(
@@ -67,12 +96,18 @@ class Session:
         options: Mapping[str, Any] | None = None,
         *,
         plugins: PluginRegistry | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        strict: bool = True,
+        dec_key: bytes | None = None,
+        dec_mode: str = "AES-GCM",
     ) -> None:
         registry = plugins or get_registry()
         if isinstance(model_or_path, (Model, ForeignModel)):
-            model = model_or_path
+            model = _given_model(model_or_path, checkpoint, strict, dec_key)
         else:
-            model = open_model(model_or_path, registry)
+            model = open_model(
+                model_or_path, registry, checkpoint=checkpoint, strict=strict, dec_key=dec_key, dec_mode=dec_mode
+            )
         parsed = parse_target(target, extra_kinds=registry.device_kinds())
         self._model = model
         self._exe, self._placement = place(model, parsed, registry, dict(options or {}))
