@@ -7,6 +7,7 @@ outs = sess.run({"x": x})
 
 from __future__ import annotations
 
+from ._checkpoint import CheckpointReport, CheckpointWarning
 from ._loader import load
 from ._placement import Attempt, Placement
 from ._plugins import ENTRY_POINT_GROUP, PluginInfo, PluginRegistry, get_registry
@@ -18,10 +19,14 @@ from .backend import (
     Device,
     Executable,
     ExecutableBase,
+    Gap,
+    OpTable,
     Option,
-    unsupported_primitives,
+    Requirements,
+    plugin_message,
 )
 from .errors import (
+    ArgumentError,
     BackendUnavailableError,
     InvalidInputError,
     InvalidOptionError,
@@ -41,26 +46,32 @@ __version__ = "0.1.0"
 __all__ = [
     "CONTRACT_VERSION",
     "ENTRY_POINT_GROUP",
+    "ArgumentError",
     "Attempt",
     "Backend",
     "BackendBase",
     "BackendUnavailableError",
     "Capabilities",
+    "CheckpointReport",
+    "CheckpointWarning",
     "Device",
     "Executable",
     "ExecutableBase",
     "ForeignModel",
+    "Gap",
     "InvalidInputError",
     "InvalidOptionError",
     "InvalidTargetError",
     "MindIRError",
     "MindInferError",
     "Model",
+    "OpTable",
     "Option",
     "Placement",
     "PluginError",
     "PluginInfo",
     "PluginRegistry",
+    "Requirements",
     "Session",
     "Target",
     "TensorSpec",
@@ -72,7 +83,7 @@ __all__ = [
     "load",
     "open_model",
     "parse_target",
-    "unsupported_primitives",
+    "plugin_message",
 ]
 
 
@@ -87,7 +98,9 @@ def list_devices() -> list[tuple[str, Device]]:
     for backend in get_registry().backends():
         try:
             devices = list(backend.devices())
-        except Exception as exc:  # noqa: BLE001 -- a broken probe is listed, not raised
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- a broken probe is listed, not raised
             kind = backend.device_kinds[0] if backend.device_kinds else "?"
             devices = [Device(kind, 0, usable=False, reason=f"devices() raised {type(exc).__name__}: {exc}")]
         out.extend((backend.name, d) for d in devices)

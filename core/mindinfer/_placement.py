@@ -3,9 +3,14 @@
 Rules (no silent fallback anywhere):
 
 * a bare kind (``gpu``) uses the usable plugin with the highest priority for that kind that reads
-  the model's format; if none is usable, :class:`BackendUnavailableError` names every plugin tried
-  and why;
-* ``kind@plugin`` uses exactly that plugin; a plugin that failed to load raises its ``PluginError``;
+  the model's format; if that plugin refuses the model at compile time (``UnsupportedOpError``, or
+  a ``PluginError`` from a plugin that crashed), the next plugin for the same kind is tried and the
+  refusal is recorded in :attr:`Placement.fallbacks` -- another plugin, never another device; if
+  none is usable, :class:`BackendUnavailableError` names every plugin tried and why;
+* ``kind@plugin`` uses exactly that plugin and never moves; a plugin that failed to load raises its
+  ``PluginError``;
+* a plugin's ``compile`` raising anything that is not a :class:`MindInferError` becomes a
+  ``PluginError`` naming the plugin, with the original exception as its ``__cause__``;
 * a comma list is the user's own fallback order: each alternative that cannot be used is recorded
   in :attr:`Placement.fallbacks` with the reason, and the next one is tried;
 * ``auto`` tries accelerators (Ascend, then GPU, then other kinds) before the CPU and skips plugins
@@ -19,16 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._plugins import PluginRegistry
-from .backend import Backend, Device, Executable, unsupported_primitives
+from .backend import Backend, Device, Executable
 from .errors import BackendUnavailableError, InvalidTargetError, MindInferError, PluginError, UnsupportedOpError
 from .ir import ForeignModel, Model
-from .targets import DeviceTarget, Target
+from .targets import DeviceTarget, Target, candidates, pick_device
 
-__all__ = ["Attempt", "Placement", "place"]
-
-# auto: accelerators first, the CPU last; kinds not listed (plugin-declared) sit in between.
-_AUTO_RANK = {"ascend": 0, "gpu": 1, "cpu": 9}
-
+__all__ = ["Attempt", "Placement", "compile_on", "place"]
 
 @dataclass(frozen=True)
 class Attempt:
@@ -117,35 +118,37 @@ def _place_one(
     skipped: list[Attempt],
 ) -> _Choice:
     backends = registry.find(alt.plugin) if alt.plugin else registry.backends()
-    fmt = model.format if isinstance(model, ForeignModel) else "mindir"
-    if alt.is_auto:
-        ordered = sorted(
-            ((k, b) for b in backends for k in b.device_kinds),
-            key=lambda kb: (_AUTO_RANK.get(kb[0], 5), -kb[1].priority),
-        )
-    else:
-        ordered = sorted(
-            ((alt.kind, b) for b in backends if alt.kind in b.device_kinds), key=lambda kb: -kb[1].priority
-        )
+    ordered = candidates(alt, backends)
     if not ordered:
         raise BackendUnavailableError(_nothing_for(alt, backends, registry))
     reasons: list[str] = []
     auto_skips: list[Attempt] = []
+    refused: list[tuple[Backend, MindInferError]] = []
     for kind, backend in ordered:
-        why_not = _cannot_read(backend, model, fmt) or (_lacks(backend, model) if alt.is_auto else "")
-        device = None if why_not else _pick_device(backend, kind, alt)
+        why_not = _lacks(backend, model, everything=alt.is_auto) or (
+            "" if alt.plugin else _refuses_options(backend, ordered, options)
+        )
+        device = None if why_not else pick_device(backend, kind, alt)
         if isinstance(device, str):
             why_not, device = device, None
         if device is None:
             reasons.append(f"plugin {backend.name!r} ({kind}): {why_not}")
-            if alt.is_auto:
-                auto_skips.append(Attempt(f"auto->{kind}", backend.name, why_not))
+            if alt.is_auto or refused:
+                auto_skips.append(Attempt(f"{'auto->' if alt.is_auto else ''}{kind}", backend.name, why_not))
             continue
-        # UnsupportedOpError propagates: no silent switch to another plugin. A ForeignModel only
-        # reaches backends that declared its format.
-        exe = backend.compile(model, device, dict(options))
+        try:
+            exe = compile_on(backend, model, device, options)
+        except (UnsupportedOpError, PluginError) as exc:
+            # A pinned plugin never moves. Otherwise the next plugin for the same kind is tried,
+            # and the placement records the refusal: a different plugin, never a different device.
+            if alt.plugin:
+                raise
+            refused.append((backend, exc))
+            auto_skips.append(Attempt(f"auto->{kind}" if alt.is_auto else kind, backend.name, str(exc)))
+            reasons.append(f"plugin {backend.name!r} ({kind}): {exc}")
+            continue
+        skipped.extend(auto_skips)
         if alt.is_auto:
-            skipped.extend(auto_skips)
             reason = f"auto chose {kind} (plugin {backend.name!r}, priority {backend.priority})"
             if auto_skips:
                 reason += f" after skipping {len(auto_skips)} preferred option(s)"
@@ -153,63 +156,95 @@ def _place_one(
             reason = f"plugin {backend.name!r} pinned by the target"
         else:
             reason = f"highest-priority usable plugin for {kind} (priority {backend.priority})"
+            if refused:
+                names = ", ".join(repr(b.name) for b, _ in refused)
+                reason = (
+                    f"first plugin for {kind} that compiled the model (priority {backend.priority}); "
+                    f"refused by plugin(s) {names}"
+                )
         return backend, device, exe, reason
+    if refused:
+        raise _refusal(refused)
     raise BackendUnavailableError(
         f"target {str(alt)!r} is not usable here; plugins tried: " + "; ".join(reasons) + _failed_note(registry)
     )
 
 
-def _cannot_read(backend: Backend, model: Model | ForeignModel, fmt: str) -> str:
-    formats = getattr(backend.capabilities, "formats", frozenset({"mindir"}))
-    return "" if fmt in formats else f"does not read {fmt} models (reads: {', '.join(sorted(formats))})"
+def compile_on(backend: Backend, model: Model | ForeignModel, device: Device, options: Mapping[str, Any]) -> Executable:
+    """``backend.compile``, with anything but a mindinfer error wrapped in :class:`PluginError`.
 
-
-def _lacks(backend: Backend, model: Model | ForeignModel) -> str:
-    missing = unsupported_primitives(model, backend.capabilities)  # type: ignore[arg-type]
-    if missing:
-        return "does not support " + ", ".join(sorted(missing)[:5]) + ("..." if len(missing) > 5 else "")
-    if model.is_dynamic and not backend.capabilities.dynamic_shapes:
-        return "does not support dynamic input shapes"
-    return ""
-
-
-def _pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
-    """The first matching usable device, or a string saying why there is none."""
+    A plugin's bare exception (``NotImplementedError``, ``ValueError``...) is a bug in the plugin or
+    a model it cannot handle; either way the user gets one error naming the plugin, and the
+    original stays attached as ``__cause__`` for the plugin's author.
+    """
     try:
-        devices = list(backend.devices())
-    except Exception as exc:  # noqa: BLE001 -- a crashing probe makes the backend unusable, not core
-        return f"devices() raised {type(exc).__name__}: {exc}"
-    matching = [
-        d
-        for d in devices
-        if d.kind == kind
-        and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip) or _chip_unknown(d))
-    ]
-    if not matching:
-        have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"
-        return f"no device matches {alt} (its {kind} devices: {have})"
-    usable = [d for d in matching if d.usable]
-    if not usable:
-        return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
-    return min(usable, key=lambda d: d.index)
+        return backend.compile(model, device, dict(options))
+    except (MindInferError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # only KeyboardInterrupt escapes a plugin
+        raise PluginError(
+            f"plugin {backend.name!r} failed to compile the model for {device}: {type(exc).__name__}: {exc} "
+            f"(a bug in the plugin; try another target, e.g. '{device.kind}@<other plugin>', see `mindinfer plugins`)"
+        ) from exc
 
 
-def _chip_unknown(d: Device) -> bool:
-    """An unusable device that could not be probed far enough to know its chip: its reason is the answer
-    for any chip of its kind (``ascend310`` when pyACL is missing), not "no device matches"."""
-    return not d.usable and not d.chip
+def _refusal(refused: list[tuple[Backend, MindInferError]]) -> MindInferError:
+    """The error when every candidate plugin refused: the first one's, naming the others'."""
+    first = refused[0][1]
+    if len(refused) == 1:
+        return first
+    others = "; ".join(f"plugin {b.name!r}: {e}" for b, e in refused[1:])
+    if isinstance(first, UnsupportedOpError):
+        err: MindInferError = UnsupportedOpError(first.primitive, first.node, first.plugin, f"also refused by {others}")
+    else:
+        err = PluginError(f"{first}; also refused by {others}")
+    err.__cause__ = first
+    return err
+
+
+def _refuses_options(backend: Backend, ordered: list[tuple[str, Backend]], options: Mapping[str, Any]) -> str:
+    """Why a bare kind skips ``backend``: options it does not declare that another candidate does."""
+    unknown = sorted(set(options) - {o.name for o in getattr(backend, "options", ())})
+    if not unknown:
+        return ""
+    takers = [b for _, b in ordered if not set(options) - {o.name for o in getattr(b, "options", ())}]
+    if not takers:
+        return ""  # nobody declares them all: let the first candidate raise InvalidOptionError
+    return f"does not accept option(s) {', '.join(unknown)} (plugin {takers[0].name!r} does)"
+
+
+def _lacks(backend: Backend, model: Model | ForeignModel, everything: bool) -> str:
+    """Why ``backend`` is skipped for ``model``: a format it does not read, or (``auto``) any gap."""
+    gaps = backend.capabilities.missing(model)
+    if not everything:
+        gaps = [g for g in gaps if g.kind == "format"]
+    if not gaps:
+        return ""
+    if gaps[0].kind == "format":
+        return f"does not read {gaps[0].name} models (reads: {', '.join(sorted(backend.capabilities.formats))})"
+    prims = sorted(g.name for g in gaps if g.kind == "primitive")
+    if prims:
+        return "does not support " + ", ".join(prims[:5]) + ("..." if len(prims) > 5 else "")
+    return "does not support " + ", ".join(str(g) for g in gaps)
 
 
 def _nothing_for(alt: DeviceTarget, backends: list[Backend], registry: PluginRegistry) -> str:
     if alt.plugin:
-        kinds = ", ".join(sorted({k for b in backends for k in b.device_kinds}))
-        return f"plugin {alt.plugin!r} has no {alt.kind} devices (its kinds: {kinds}); try '{kinds.split(',')[0]}@{alt.plugin}'"
+        kinds = sorted({k for b in backends for k in b.device_kinds})
+        if not kinds:
+            return (
+                f"plugin {alt.plugin!r} provides no backend (it only adds commands); "
+                "give a target with a backend plugin, e.g. 'cpu' or 'cpu@onnx' (see `mindinfer devices`)"
+            )
+        return f"plugin {alt.plugin!r} has no {alt.kind} devices (its kinds: {', '.join(kinds)}); try '{kinds[0]}@{alt.plugin}'"
     hint = {
         "gpu": "install a GPU backend plugin (e.g. the tensorrt plugin) with its CUDA toolkit",
         "ascend": "install the Ascend plugin and the CANN toolkit",
         "cpu": "reinstall mindinfer (it ships the native cpu plugin)",
     }.get(alt.kind, "install a plugin for it")
+    env = registry.env_note()
+    if env:
+        hint = env
     what = "any device" if alt.is_auto else f"{alt.kind} devices"
     return f"no installed plugin provides {what} for target {str(alt)!r}; {hint}" + _failed_note(registry)
 
