@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -19,7 +19,16 @@ from ._proto import mind_ir_pb2 as pb
 from .errors import MindIRError
 from .ir import TensorSpec
 
-__all__ = ["DTYPES", "MONAD", "ExternalData", "Monad", "decode_attribute", "spec_from_proto", "tensor_data"]
+__all__ = [
+    "DTYPES",
+    "MONAD",
+    "ExternalData",
+    "Monad",
+    "decode_attribute",
+    "open_file",
+    "spec_from_proto",
+    "tensor_data",
+]
 
 _T = pb.TensorProto
 _A = pb.AttributeProto
@@ -81,6 +90,18 @@ def spec_from_proto(t: Any, name: str, where: str) -> TensorSpec:
     if dtype == "bfloat16":
         dtype = "float32"
     return TensorSpec(name, _dims(t, where, allow_dynamic=True), dtype)
+
+
+def open_file(path: Path, what: str, expect: str) -> BinaryIO:
+    """``open(path, "rb")`` whose every failure is a one-line :class:`MindIRError` naming the file."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise MindIRError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise MindIRError(f"{path}: is a directory; give the path of the {expect}") from None
+    except OSError as exc:
+        raise MindIRError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
 
 
 @dataclass
