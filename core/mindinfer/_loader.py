@@ -77,7 +77,7 @@ def load(
 
 def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
     with open_file(path, "file", ".mindir file") as fh:
-        data = fh.read()
+        data: bytes | memoryview = fh.read()
     if not data:
         raise MindIRError(f"{path}: the file is empty")
     if key is not None:

@@ -112,9 +112,9 @@ class ExternalData:
 
     def __post_init__(self) -> None:
         self._root = self.model_path.resolve().parent
-        self._maps: dict[Path, mmap.mmap | bytes] = {}
+        self._maps: dict[Path, mmap.mmap | memoryview] = {}
 
-    def buffer(self, location: str, where: str) -> mmap.mmap | bytes:
+    def buffer(self, location: str, where: str) -> mmap.mmap | memoryview:
         if not location or os.path.isabs(location):
             raise MindIRError(f"{where}: external_data location {location!r} must be a path relative to the model file")
         target = (self._root / location).resolve()
@@ -133,7 +133,7 @@ class ExternalData:
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
         return self._maps[target]
 
-    def _map(self, fh: Any, where: str) -> mmap.mmap | bytes:
+    def _map(self, fh: Any, where: str) -> mmap.mmap | memoryview:
         """The bytes of an opened weight file (overridden to decrypt the split layout's files)."""
         return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 

@@ -256,6 +256,9 @@ def test_nothing_decrypted_reaches_the_disk(tmp_path: Path, monkeypatch: pytest.
     with Session(case / "net_graph.mindir", dec_key=(DATA / "gcm.key").read_bytes()) as sess:
         sess.run([np.load(DATA / "input_0.npy")])
     assert {p: p.read_bytes() for p in case.rglob("*") if p.is_file()} == before
+    # The weights are read-only views of the one decrypted buffer, as mapped files' are.
+    model = mi.load(case / "net_graph.mindir", dec_key=(DATA / "gcm.key").read_bytes())
+    assert all(not p.data.flags.writeable and not p.data.flags.owndata for p in model.parameters())
     assert not any((tmp_path / "tmp").iterdir())
 
 
