@@ -91,7 +91,9 @@ class OnnxBackend(BackendBase):
 
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
         if options["opset"] != DEFAULT_OPSET:
-            raise InvalidOptionError(f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file")
+            raise InvalidOptionError(
+                f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file"
+            )
         return _open(model.path, model.path, device, options)
 
 

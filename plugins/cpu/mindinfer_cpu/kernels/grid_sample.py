@@ -83,9 +83,9 @@ def grid_sample(x: np.ndarray, grid: np.ndarray, mode: str, padding: str, align:
 @kernel("GridSampler2D")
 def build_grid_sampler_2d(node: Node, args: list[Arg]) -> Kernel:
     """Bilinear/nearest sampling with zeros/border/reflection padding."""
-    mode = _name(param(node, args, 2, "interpolation_mode", "bilinear"), _MODES)
-    padding = _name(param(node, args, 3, "padding_mode", "zeros"), _PADDINGS)
-    align = bool(param(node, args, 4, "align_corners", False))
+    mode = _name(param(node, args, "interpolation_mode"), _MODES)
+    padding = _name(param(node, args, "padding_mode"), _PADDINGS)
+    align = bool(param(node, args, "align_corners"))
     if mode not in ("bilinear", "nearest"):
         raise unsupported(node, f"interpolation_mode={mode!r} (bilinear and nearest are supported)")
     if padding not in ("zeros", "border", "reflection"):

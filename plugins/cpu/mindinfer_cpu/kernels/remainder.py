@@ -56,7 +56,7 @@ def div_mod(a: Any, b: Any, mode: str | None) -> np.ndarray:
 @kernel("DivMod", "DivMods", "InplaceDivMod", "InplaceDivMods")
 def build_div_mod(node: Node, args: list[Arg]) -> Kernel:
     """Division with rounding_mode None, 'trunc' or 'floor'."""
-    raw = param(node, args, 2, "rounding_mode", None)
+    raw = param(node, args, "rounding_mode")
     key = raw.lower() if isinstance(raw, str) else (None if raw is None else int(raw))
     if key not in _ROUNDING:
         raise unsupported(node, f"rounding_mode={raw!r}")

@@ -114,13 +114,13 @@ def _scatter_elements(x: Any, dim: int, index: Any, src: Any, reduce: Callable[.
 @kernel("TensorScatterElements")
 def build_tensor_scatter_elements(node: Node, args: list[Arg]) -> Kernel:
     """Element scatter along ``axis`` with reduction none/add."""
-    axis = int(param(node, args, 3, "axis", 0))
-    reduce = _element_reduce(node, param(node, args, 4, "reduction", "none"))
+    axis = int(param(node, args, "axis"))
+    reduce = _element_reduce(node, param(node, args, "reduce"))
     return lambda x, index, src, *_: _scatter_elements(x, axis, index, src, reduce)
 
 
 @kernel("Scatter", "ScatterValue")
 def build_scatter(node: Node, args: list[Arg]) -> Kernel:
     """mint.scatter(input, dim, index, src | value, reduce)."""
-    reduce = _element_reduce(node, param(node, args, 4, "reduce", 0))
+    reduce = _element_reduce(node, param(node, args, "reduce"))
     return lambda x, dim, index, src, *_: _scatter_elements(x, int(dim), index, src, reduce)

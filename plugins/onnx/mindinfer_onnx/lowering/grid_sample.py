@@ -26,9 +26,9 @@ def grid_sampler_2d(b: GraphBuilder, node: Node) -> None:
     """GridSample with the same mode, padding and corner alignment."""
     if b.opset < 16:
         raise b.unsupported("GridSample needs ONNX opset >= 16")
-    mode = _name(const_arg(b, node, 2, "interpolation_mode", "bilinear"), _MODES)
-    padding = _name(const_arg(b, node, 3, "padding_mode", "zeros"), _PADDINGS)
-    align = bool(const_arg(b, node, 4, "align_corners", False))
+    mode = _name(const_arg(b, node, "interpolation_mode"), _MODES)
+    padding = _name(const_arg(b, node, "padding_mode"), _PADDINGS)
+    align = bool(const_arg(b, node, "align_corners"))
     if mode not in ("bilinear", "nearest"):
         raise b.unsupported(f"interpolation_mode={mode!r} (bilinear and nearest are supported)")
     if padding not in ("zeros", "border", "reflection"):

@@ -62,7 +62,7 @@ _ROUNDING = {None: None, 1: "trunc", 2: "floor", "trunc": "trunc", "floor": "flo
 @lowers("DivMod", "DivMods", "InplaceDivMod", "InplaceDivMods")
 def div_mod(b: GraphBuilder, node: Node) -> None:
     """a / b, rounded toward zero (trunc) or down (floor), or exact (None)."""
-    raw = const_arg(b, node, 2, "rounding_mode", None)
+    raw = const_arg(b, node, "rounding_mode")
     key = raw.lower() if isinstance(raw, str) else (None if raw is None else int(raw))
     if key not in _ROUNDING:
         raise b.unsupported(f"rounding_mode={raw!r}")

@@ -93,7 +93,7 @@ def scatter_rows(b: GraphBuilder, node: Node) -> None:
 @lowers("ScatterNd")
 def scatter_nd(b: GraphBuilder, node: Node) -> None:
     """Updates summed into zeros of a constant shape."""
-    shape = [int(d) for d in np.asarray(const_arg(b, node, 2, "shape")).reshape(-1)]
+    shape = [int(d) for d in np.asarray(const_arg(b, node, "shape")).reshape(-1)]
     dt = out_dtype(node) or dtype_of(b, node, 1) or np.dtype("float32")
     zeros = b.const(np.zeros(shape, dt))
     out(b, node, b.op1("ScatterND", [zeros, b.cast(x(b, node, 0), "int64"), x(b, node, 1, dt)], reduction="add"))
@@ -133,21 +133,21 @@ def _scatter_elements(b: GraphBuilder, node: Node, axis: int, src: str | None, v
 @lowers("TensorScatterElements")
 def tensor_scatter_elements(b: GraphBuilder, node: Node) -> None:
     """ScatterElements along ``axis`` with reduction none/add."""
-    reduce = _element_reduce(b, const_arg(b, node, 4, "reduction", "none"))
+    reduce = _element_reduce(b, const_arg(b, node, "reduce"))
     dt = out_dtype(node) or dtype_of(b, node, 0)
-    _scatter_elements(b, node, int(const_arg(b, node, 3, "axis", 0)), x(b, node, 2, dt), 2, reduce)
+    _scatter_elements(b, node, int(const_arg(b, node, "axis")), x(b, node, 2, dt), 2, reduce)
 
 
 @lowers("Scatter")
 def scatter(b: GraphBuilder, node: Node) -> None:
     """mint.scatter(input, dim, index, src, reduce)."""
-    reduce = _element_reduce(b, const_arg(b, node, 4, "reduce", 0))
+    reduce = _element_reduce(b, const_arg(b, node, "reduce"))
     dt = out_dtype(node) or dtype_of(b, node, 0)
-    _scatter_elements(b, node, int(const_arg(b, node, 1, "dim")), x(b, node, 3, dt), 3, reduce)
+    _scatter_elements(b, node, int(const_arg(b, node, "dim")), x(b, node, 3, dt), 3, reduce)
 
 
 @lowers("ScatterValue")
 def scatter_value(b: GraphBuilder, node: Node) -> None:
     """mint.scatter(input, dim, index, value, reduce)."""
-    reduce = _element_reduce(b, const_arg(b, node, 4, "reduce", 0))
-    _scatter_elements(b, node, int(const_arg(b, node, 1, "dim")), None, 3, reduce)
+    reduce = _element_reduce(b, const_arg(b, node, "reduce"))
+    _scatter_elements(b, node, int(const_arg(b, node, "dim")), None, 3, reduce)
