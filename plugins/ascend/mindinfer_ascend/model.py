@@ -27,6 +27,7 @@ from ._acl import (
     ACL_MEMCPY_HOST_TO_DEVICE,
     AclError,
     check,
+    recent_error,
     runtime,
     value,
 )
@@ -291,7 +292,7 @@ class AclModel:
 
         def attempt(ret: Any, call: str) -> None:
             if ret != 0:
-                errors.append(AclError(call, ret, ""))
+                errors.append(AclError(call, ret, recent_error(acl)))
 
         try:
             self._ctx.make_current()
