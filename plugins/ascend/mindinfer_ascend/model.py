@@ -22,7 +22,9 @@ import numpy as np
 from mindinfer.errors import InvalidInputError, MindInferError
 
 from ._acl import (
+    ACL_DEVICE,
     ACL_MEM_MALLOC_NORMAL_ONLY,
+    ACL_MEMCPY_DEVICE_TO_DEVICE,
     ACL_MEMCPY_DEVICE_TO_HOST,
     ACL_MEMCPY_HOST_TO_DEVICE,
     AclError,
@@ -98,6 +100,11 @@ class AclModel:
     def _load(self, batched_inputs: Sequence[bool] | None) -> None:
         acl, where = self._acl, f"for {self.path}"
         self._ctx.make_current()
+        # On a board whose CPU runs this program (Atlas 200 DK-style, ACL_DEVICE) every buffer is device
+        # memory, and Ascend's samples copy device-to-device there.
+        on_board = value(acl, acl.rt.get_run_mode(), "acl.rt.get_run_mode") == ACL_DEVICE
+        self._h2d = ACL_MEMCPY_DEVICE_TO_DEVICE if on_board else ACL_MEMCPY_HOST_TO_DEVICE
+        self._d2h = ACL_MEMCPY_DEVICE_TO_DEVICE if on_board else ACL_MEMCPY_DEVICE_TO_HOST
         self.model_id = int(value(acl, acl.mdl.load_from_file(self.path), "acl.mdl.load_from_file", where))
         self.desc = int(acl.mdl.create_desc())
         if not self.desc:
@@ -211,7 +218,7 @@ class AclModel:
             ptr = acl.util.bytes_to_ptr(data)
             check(
                 acl,
-                acl.rt.memcpy(self._in_ptrs[t.index], t.size, ptr, len(data), ACL_MEMCPY_HOST_TO_DEVICE),
+                acl.rt.memcpy(self._in_ptrs[t.index], t.size, ptr, len(data), self._h2d),
                 "acl.rt.memcpy",
                 f"(host to device, input {t.name!r})",
             )
@@ -263,7 +270,7 @@ class AclModel:
         if nbytes:
             check(
                 acl,
-                acl.rt.memcpy(self._out_host[k], t.size, self._out_ptrs[k], nbytes, ACL_MEMCPY_DEVICE_TO_HOST),
+                acl.rt.memcpy(self._out_host[k], t.size, self._out_ptrs[k], nbytes, self._d2h),
                 "acl.rt.memcpy",
                 f"(device to host, output {t.name!r})",
             )

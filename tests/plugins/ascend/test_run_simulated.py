@@ -175,3 +175,12 @@ def test_two_devices_each_with_its_own_context(sim: Sim) -> None:
     assert_close(s1.run(ins), want)
     s0.close()
     s1.close()
+
+
+def test_on_the_board_itself_copies_are_device_to_device(sim: Sim) -> None:
+    sim.reset(soc="Ascend310B1", run_mode=0)  # ACL_DEVICE: e.g. an Atlas 200I A2 running this program
+    path, ins, want = case("two_in_two_out")
+    with mindinfer.Session(
+        path, target="ascend310b", options={"precision": "must_keep_origin_dtype"}, plugins=sim.registry
+    ) as sess:
+        assert_close(sess.run(ins), want)

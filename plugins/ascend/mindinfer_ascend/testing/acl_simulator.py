@@ -106,6 +106,7 @@ def _nbytes(dims: tuple[int, ...], dtype: np.dtype[Any], gears: tuple[int, ...])
 class _State:
     soc: str = DEFAULT_SOC
     device_count: int = 1
+    run_mode: int = 1  # ACL_HOST; 0 is ACL_DEVICE (the program runs on the board's own CPU)
     initialized: bool = False
     init_calls: int = 0
     device_sets: dict[int, int] = field(default_factory=dict)
@@ -139,12 +140,13 @@ def _env_soc() -> str:
     return text if text.lower().startswith("ascend") else DEFAULT_SOC
 
 
-def sim_reset(soc: str | None = None, devices: int | None = None) -> None:
-    """Forget everything (a new simulated process): SoC and device count from the arguments or env."""
+def sim_reset(soc: str | None = None, devices: int | None = None, run_mode: int = 1) -> None:
+    """Forget everything (a new simulated process): SoC and device count from the arguments or env;
+    ``run_mode`` 0 simulates a program running on the board itself (ACL_DEVICE)."""
     global _S
     with _LOCK:
         count = devices if devices is not None else int(os.environ.get(DEVICES_ENV, "1") or 1)
-        _S = _State(soc=soc or _env_soc(), device_count=count)
+        _S = _State(soc=soc or _env_soc(), device_count=count, run_mode=run_mode)
         _TLS.__dict__.clear()
 
 
@@ -249,6 +251,14 @@ def _device_block(ptr: int, size: int, what: str) -> int:
         if addr <= ptr and ptr + size <= addr + length:
             return device
     raise _Err(INVALID_PARAM, f"{what}: {size} bytes at {ptr:#x} are not device memory from acl.rt.malloc", True)
+
+
+def _is_host(ptr: int, size: int, writable: bool) -> bool:
+    try:
+        _host_block(ptr, size, "", writable)
+    except _Err:
+        return False
+    return True
 
 
 def _host_block(ptr: int, size: int, what: str, writable: bool) -> None:
@@ -412,6 +422,10 @@ def _free_host(ptr: int) -> None:
 def _memcpy(dst: int, dst_max: int, src: int, count: int, kind: int) -> None:
     if count > dst_max:
         raise _Err(INVALID_PARAM, f"acl.rt.memcpy of {count} bytes into a {dst_max}-byte destination", True)
+    on_board = _S.run_mode == 0
+    if on_board and kind in (1, 2):
+        # With ACL_DEVICE every buffer is device memory; Ascend's samples copy device-to-device there.
+        raise _Err(INVALID_PARAM, f"memcpy kind {kind} in the ACL_DEVICE run mode (use 3, device to device)", True)
     if kind == 1:  # host to device
         _device_block(dst, dst_max, "memcpy destination")
         _host_block(src, count, "memcpy source", writable=False)
@@ -419,8 +433,11 @@ def _memcpy(dst: int, dst_max: int, src: int, count: int, kind: int) -> None:
         _device_block(src, count, "memcpy source")
         _host_block(dst, dst_max, "memcpy destination", writable=True)
     elif kind == 3:
-        _device_block(dst, dst_max, "memcpy destination")
-        _device_block(src, count, "memcpy source")
+        # On the board, program memory (malloc_host, Python bytes) is device memory too.
+        if not (on_board and _is_host(dst, dst_max, writable=True)):
+            _device_block(dst, dst_max, "memcpy destination")
+        if not (on_board and _is_host(src, count, writable=False)):
+            _device_block(src, count, "memcpy source")
     else:
         raise _Err(INVALID_PARAM, f"the simulator does not copy memcpy kind {kind}")
     ctypes.memmove(dst, src, count)
@@ -438,7 +455,7 @@ def _get_mem_info(attr: int) -> tuple[int, int]:
 
 @_api("acl.rt.get_run_mode", 1)
 def _get_run_mode() -> int:
-    return 1  # ACL_HOST: the program runs on the host, the model on the card
+    return _S.run_mode
 
 
 rt = SimpleNamespace(
