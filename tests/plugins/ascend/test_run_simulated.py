@@ -184,3 +184,11 @@ def test_on_the_board_itself_copies_are_device_to_device(sim: Sim) -> None:
         path, target="ascend310b", options={"precision": "must_keep_origin_dtype"}, plugins=sim.registry
     ) as sess:
         assert_close(sess.run(ins), want)
+
+
+def test_older_pyacl_without_bytes_to_ptr(sim: Sim) -> None:
+    sim.reset(legacy_util=True)  # acl.util has numpy_to_ptr / ptr_to_numpy only (CANN 5.x)
+    path, (x,), (want,) = case("small_cnn_dynamic_batch")
+    with mindinfer.Session(path, target="ascend", plugins=sim.registry) as sess:
+        assert_close(sess.run([x[[1, 0, 1]]]), [want[[1, 0, 1]]])
+    assert "acl.util.ptr_to_numpy" in sim.acl.sim_calls()

@@ -140,11 +140,14 @@ def _env_soc() -> str:
     return text if text.lower().startswith("ascend") else DEFAULT_SOC
 
 
-def sim_reset(soc: str | None = None, devices: int | None = None, run_mode: int = 1) -> None:
+def sim_reset(soc: str | None = None, devices: int | None = None, run_mode: int = 1, legacy_util: bool = False) -> None:
     """Forget everything (a new simulated process): SoC and device count from the arguments or env;
-    ``run_mode`` 0 simulates a program running on the board itself (ACL_DEVICE)."""
-    global _S
+    ``run_mode`` 0 simulates a program running on the board itself (ACL_DEVICE); ``legacy_util`` an
+    older pyACL whose ``acl.util`` has only ``numpy_to_ptr`` / ``ptr_to_numpy``."""
+    global _S, util
     with _LOCK:
+        if "_util" in globals():
+            util = _util(legacy_util)
         count = devices if devices is not None else int(os.environ.get(DEVICES_ENV, "1") or 1)
         _S = _State(soc=soc or _env_soc(), device_count=count, run_mode=run_mode)
         _TLS.__dict__.clear()
@@ -478,7 +481,7 @@ rt = SimpleNamespace(
 # -- acl.util.* ---------------------------------------------------------------------------------------
 def _bytes_to_ptr(data: bytes) -> int:
     if not isinstance(data, bytes):
-        raise TypeError("acl.util.bytes_to_ptr args parse failed")  # pyACL's PyArg_ParseTuple error
+        raise ValueError("needs an byte as argument")  # noqa: TRY004 -- pyACL raises exactly this (util/bytes_convert.cpp)
     addr = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
     with _LOCK:
         _S.host_views[addr] = (data, len(data))  # held until a memcpy reads it
@@ -491,7 +494,33 @@ def _ptr_to_bytes(ptr: int, size: int) -> bytes:
     return ctypes.string_at(ptr, size)
 
 
-util = SimpleNamespace(bytes_to_ptr=_bytes_to_ptr, ptr_to_bytes=_ptr_to_bytes)
+def _numpy_to_ptr(array: np.ndarray) -> int:
+    """Older pyACL's way to a host pointer (deprecated since, yet the only one before bytes_to_ptr)."""
+    if not isinstance(array, np.ndarray) or not array.flags["C_CONTIGUOUS"]:
+        raise ValueError("acl.util.numpy_to_ptr needs a C-contiguous numpy array")
+    with _LOCK:
+        _S.host_views[array.ctypes.data] = (array, array.nbytes)  # type: ignore[assignment]
+    return int(array.ctypes.data)
+
+
+@_api("acl.util.ptr_to_numpy", -1, fallback=None)
+def _ptr_to_numpy(ptr: int, shape: tuple[int, ...], npy_type: int) -> np.ndarray:
+    if npy_type != 2:  # NPY_UBYTE: the only type the simulator hands out
+        raise _Err(INVALID_PARAM, f"the simulator's ptr_to_numpy takes npy_type 2 (uint8), got {npy_type}", True)
+    size = int(np.prod(shape, dtype=np.int64))
+    _host_block(ptr, size, "acl.util.ptr_to_numpy", writable=True)
+    return np.frombuffer(ctypes.string_at(ptr, size), dtype=np.uint8).reshape(shape)
+
+
+def _util(legacy: bool) -> SimpleNamespace:
+    if legacy:  # pyACL before bytes_to_ptr / ptr_to_bytes (CANN 5.x)
+        return SimpleNamespace(numpy_to_ptr=_numpy_to_ptr, ptr_to_numpy=_ptr_to_numpy)
+    return SimpleNamespace(
+        bytes_to_ptr=_bytes_to_ptr, ptr_to_bytes=_ptr_to_bytes, numpy_to_ptr=_numpy_to_ptr, ptr_to_numpy=_ptr_to_numpy
+    )
+
+
+util = _util(legacy=False)
 
 
 # -- acl.mdl.* ----------------------------------------------------------------------------------------
