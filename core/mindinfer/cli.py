@@ -22,6 +22,7 @@ from ._plugins import get_registry
 from .backend import unsupported_primitives
 from .errors import InvalidInputError, MindInferError
 from .ir import ForeignModel, Model, TensorSpec
+from .serve.cli import add_serve_parser
 from .session import Session, open_model
 
 __all__ = ["main", "make_inputs"]
@@ -72,6 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     add_bench_parser(sub, _add_model_args)
+    add_serve_parser(sub)
     get_registry().register_commands(sub)
     return parser
 
