@@ -54,6 +54,9 @@ def add_serve_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' (or set MINDINFER_SERVE_TOKEN)")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    from ..cli import add_load_args  # here, not at import: mindinfer.cli imports this module
+
+    add_load_args(p)
     p.add_argument("--ray", action="store_true", help="run the models as Ray Serve deployments (mindinfer[ray])")
     p.add_argument("--replicas", type=int, default=1, help="with --ray: replicas per model")
     p.add_argument("--max-replicas", type=int, default=0, help="with --ray: autoscale up to this many (0: fixed)")
@@ -81,6 +84,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("mindinfer.serve").setLevel(logging.INFO)
 
+    from ..cli import load_kwargs
     from .model import ServeSettings
     from .repository import ModelRepository
     from .server import ServerConfig, token_from_env
@@ -91,6 +95,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch_size=args.max_batch_size,
         batch_wait_ms=args.batch_wait_ms,
         workers=args.workers,
+        load_args=load_kwargs(args),
     )
     config = ServerConfig(
         host=args.host,

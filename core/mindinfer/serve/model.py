@@ -129,7 +129,7 @@ class ServedModel(ModelEntry):
         cfg, s = self.mv.config, self._settings
         target = cfg.target or s.target
         try:
-            sess = open_session(self.mv.path, target, cfg.options, **dict(s.load_args))
+            sess = open_session(self.mv.path, target, cfg.options, **{**s.load_args, **cfg.load_args})
             self.inputs = _renamed(sess.inputs, cfg.inputs, "inputs", self.mv)
             self.outputs = _renamed(sess.outputs, cfg.outputs, "outputs", self.mv)
         except MindInferError as exc:

@@ -11,7 +11,11 @@ Each model folder may hold a ``config.json``::
       "inputs": ["image"],                  # names the protocols use for the graph's inputs, in order
       "outputs": ["logits"],                # and for its outputs
       "with_batch_dim": true,               # MindSpore Serving: instances are samples of dimension 0
-      "version_policy": {"latest": {"num_versions": 1}}   # or {"all": {}} or {"specific": {"versions": [1, 3]}}
+      "version_policy": {"latest": {"num_versions": 1}},  # or {"all": {}} or {"specific": {"versions": [1, 3]}}
+      "checkpoint": "weights.ckpt",         # MindSpore checkpoint applied to every version (path relative
+      "strict": true,                       #   to the model folder), as `mindinfer run --checkpoint`
+      "dec_key_file": "key.bin",            # raw key of encrypted MindIR files, and their cipher mode
+      "dec_mode": "AES-GCM"
     }
 
 ``PATH`` may also be a single model file: it is served as model ``<file stem>``, version 1.
@@ -44,6 +48,10 @@ _KEYS = {
     "outputs",
     "with_batch_dim",
     "version_policy",
+    "checkpoint",
+    "strict",
+    "dec_key_file",
+    "dec_mode",
 }
 
 
@@ -96,6 +104,8 @@ class ModelConfig:
     outputs: tuple[str, ...] | None = None
     with_batch_dim: bool | None = None
     version_policy: VersionPolicy = VersionPolicy()
+    #: Keywords of :class:`~mindinfer.Session` that load the model (checkpoint, strict, dec_key, dec_mode).
+    load_args: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path) -> ModelConfig:
@@ -121,7 +131,27 @@ class ModelConfig:
             version_policy=VersionPolicy.parse(data["version_policy"], where)
             if "version_policy" in data
             else VersionPolicy(),
+            load_args=_load_args(data, path.parent, where),
         )
+
+
+def _load_args(data: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if _opt(data, "checkpoint", str, where) is not None:
+        out["checkpoint"] = str(folder / data["checkpoint"])
+    if _opt(data, "strict", bool, where) is not None:
+        out["strict"] = data["strict"]
+    if _opt(data, "dec_key_file", str, where) is not None:
+        key_path = folder / data["dec_key_file"]
+        try:
+            out["dec_key"] = key_path.read_bytes()
+        except OSError as exc:
+            raise ServeConfigError(
+                f"{where}: dec_key_file {key_path}: cannot read it ({exc.strerror or exc})"
+            ) from None
+    if _opt(data, "dec_mode", str, where) is not None:
+        out["dec_mode"] = data["dec_mode"]
+    return out
 
 
 def _opt(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -184,8 +214,8 @@ def open_session(
 ) -> Session:
     """The one place the server compiles a model: every backend, both protocols, Ray replicas.
 
-    ``load_args`` are passed to :class:`~mindinfer.Session` as keyword arguments, so that loading
-    options (a checkpoint, a decryption key file) reach it unchanged once it accepts them.
+    ``load_args`` are :class:`~mindinfer.Session`'s loading keywords (``checkpoint``, ``strict``,
+    ``dec_key``, ``dec_mode``), from the command line and the model's ``config.json``.
     """
     return Session(path, target=target, options=dict(options or {}), **load_args)
 
