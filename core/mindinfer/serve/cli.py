@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._cli_common import add_load_args, load_kwargs
 from ..errors import MindInferError
 
 __all__ = ["add_serve_parser", "missing_modules"]
@@ -54,8 +55,6 @@ def add_serve_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' (or set MINDINFER_SERVE_TOKEN)")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
-    from ..cli import add_load_args  # here, not at import: mindinfer.cli imports this module
-
     add_load_args(p)
     p.add_argument("--ray", action="store_true", help="run the models as Ray Serve deployments (mindinfer[ray])")
     p.add_argument("--replicas", type=int, default=1, help="with --ray: replicas per model")
@@ -84,7 +83,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("mindinfer.serve").setLevel(logging.INFO)
 
-    from ..cli import load_kwargs
     from .model import ServeSettings
     from .repository import ModelRepository
     from .server import ServerConfig, token_from_env
