@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._loader import load
 from ._placement import Attempt, Placement
 from ._plugins import ENTRY_POINT_GROUP, PluginInfo, PluginRegistry, get_registry
+from ._runs import RunControl, RunOptions
 from .backend import (
     CONTRACT_VERSION,
     Backend,
@@ -29,6 +30,7 @@ from .errors import (
     MindInferError,
     MindIRError,
     PluginError,
+    RunCancelledError,
     UnsupportedOpError,
 )
 from .hookspecs import hookimpl
@@ -61,6 +63,9 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginRegistry",
+    "RunCancelledError",
+    "RunControl",
+    "RunOptions",
     "Session",
     "Target",
     "TensorSpec",

@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from ._proto import mind_ir_pb2 as pb
-from ._tensors import MONAD, ExternalData, Monad, decode_attribute, spec_from_proto, tensor_data
+from ._tensors import MONAD, ExternalData, Monad, decode_attribute, open_regular, spec_from_proto, tensor_data
 from .errors import MindIRError
 from .ir import Const, Graph, GraphRef, Input, Model, Node, Parameter, Ref, TensorSpec, TupleOf, iter_refs
 
@@ -59,12 +59,14 @@ def load(path: str | os.PathLike[str]) -> Model:
 
 
 def _parse(path: Path) -> Any:
+    if path.is_dir():
+        raise MindIRError(f"{path}: is a directory; give the path of the .mindir file")
+    if not os.path.lexists(path):
+        raise MindIRError(f"{path}: no such file")
+    fd = open_regular(path, "the model file")  # a FIFO would block read_bytes() forever
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MindIRError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MindIRError(f"{path}: is a directory; give the path of the .mindir file") from None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise MindIRError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not data:

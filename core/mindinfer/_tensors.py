@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,21 +97,50 @@ class ExternalData:
     def buffer(self, location: str, where: str) -> mmap.mmap:
         if not location or os.path.isabs(location):
             raise MindIRError(f"{where}: external_data location {location!r} must be a path relative to the model file")
-        target = (self._root / location).resolve()
+        try:
+            target = (self._root / location).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: "Symlink loop" (Python < 3.13)
+            raise MindIRError(
+                f"{where}: external_data location {location!r} cannot be resolved ({exc}); "
+                "replace it with the weight file itself"
+            ) from None
         if self._root not in target.parents:
             raise MindIRError(
                 f"{where}: external_data location {location!r} leaves the model folder {self._root}; "
                 "refusing to read it (move the weight files next to the model)"
             )
         if target not in self._maps:
+            fd = open_regular(target, f"{where}: external weight file")
             try:
-                with open(target, "rb") as fh:
-                    self._maps[target] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            except FileNotFoundError:
-                raise MindIRError(f"{where}: external weight file {target} does not exist") from None
+                self._maps[target] = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
+            finally:
+                os.close(fd)
         return self._maps[target]
+
+
+def open_regular(path: Path, what: str) -> int:
+    """A read-only descriptor of ``path``, which must be a regular file.
+
+    Opened non-blocking and checked with ``fstat`` on the descriptor itself, so that a FIFO or a
+    device is refused instead of blocking the load forever, and the file checked is the file read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise MindIRError(f"{what} {path} does not exist") from None
+    except (OSError, RuntimeError) as exc:
+        raise MindIRError(f"{what} {path} cannot be opened: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MindIRError(f"{what} {path} is not a regular file (a FIFO, device or folder); refusing to read it")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _bf16_to_f32(raw: np.ndarray) -> np.ndarray:

@@ -11,14 +11,16 @@ call the private ``_compile`` / ``_run`` that the plugin writes.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import InvalidOptionError, MindInferError, UnsupportedOpError
+from ._recursion import unguarded_recursion
+from ._runs import RunControl, RunGate
+from ._weights import check_weight_uses
+from .errors import InvalidOptionError, MindInferError, MindIRError, UnsupportedOpError
 from .ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 __all__ = [
@@ -151,7 +153,11 @@ class Executable(Protocol):
     """A compiled model, ready to run on one device."""
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Run on arrays in graph-input order; returns arrays in graph-output order."""
+        """Run on arrays in graph-input order; returns arrays in graph-output order.
+
+        An executable whose ``cancellable`` attribute is true also takes ``run(inputs, control)``,
+        a :class:`~mindinfer.RunControl` to check where it can stop (``control.check(where)``).
+        """
         ...
 
     def close(self) -> None:
@@ -229,6 +235,14 @@ class BackendBase:
             op, nodes = next(iter(missing.items()))
             others = f"; also unsupported: {', '.join(sorted(missing)[:10])}" if len(missing) > 1 else ""
             raise UnsupportedOpError(op, nodes[0], self.name, f"used by {len(nodes)} node(s){others}")
+        cycle = unguarded_recursion(model)
+        if cycle is not None:
+            calls = " -> ".join([*cycle, cycle[0]])
+            raise MindIRError(
+                f"{model.source or 'the model'}: graph '{cycle[0]}' recurses with no Switch to stop it "
+                f"({calls}); a run would never end. The file is corrupt, or was not written by mindspore.export"
+            )
+        check_weight_uses(model)
         if model.is_dynamic and not self.capabilities.dynamic_shapes:
             dyn = next(s for s in model.inputs if s.is_dynamic)
             raise UnsupportedOpError(
@@ -245,35 +259,54 @@ class BackendBase:
 
 
 class ExecutableBase:
-    """Shared checks for executables: refuses to run once closed, checks the input count."""
+    """Shared checks for executables: refuses to run once closed, checks the input count.
+
+    ``close()`` is safe while other threads run: runs in progress finish, ``_close`` is called once
+    the last of them ends, and runs started afterwards are refused. A subclass that can stop a run
+    early overrides ``_run_controlled`` (checking ``control`` where it can stop) and is then
+    ``cancellable``.
+    """
 
     def __init__(self, n_inputs: int, plugin: str) -> None:
         self._n_inputs = n_inputs
         self._plugin = plugin
-        self._closed = False
-        self._close_lock = threading.Lock()
+        self._gate = RunGate(f"plugin '{plugin}': this executable was closed; compile the model again")
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._gate.closed
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if self._closed:
-            raise MindInferError(f"plugin '{self._plugin}': this executable was closed; compile the model again")
+    @property
+    def cancellable(self) -> bool:
+        """Whether ``run`` honours a :class:`~mindinfer.RunControl` (time limit, cancellation)."""
+        return type(self)._run_controlled is not ExecutableBase._run_controlled
+
+    def run(self, inputs: Sequence[np.ndarray], control: RunControl | None = None) -> list[np.ndarray]:
         if len(inputs) != self._n_inputs:
             from .errors import InvalidInputError
 
             raise InvalidInputError(f"plugin '{self._plugin}': expected {self._n_inputs} inputs, got {len(inputs)}")
-        return self._run(list(inputs))
+        self._gate.enter()
+        try:
+            if control is None:
+                return self._run(list(inputs))
+            control.check(f"plugin '{self._plugin}'")
+            return self._run_controlled(list(inputs), control)
+        finally:
+            self._gate.leave()
 
     def close(self) -> None:
-        with self._close_lock:
-            if not self._closed:
-                self._closed = True
-                self._close()
+        self._gate.close(self._close)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def _run_controlled(self, inputs: list[np.ndarray], control: RunControl) -> list[np.ndarray]:
+        """Run, stopping early with :class:`~mindinfer.RunCancelledError` when ``control`` says so."""
+        raise MindInferError(
+            f"plugin '{self._plugin}' cannot stop a run early (no time limit or cancellation); "
+            "run without RunOptions, or on a target that supports them (cpu, cpu@onnx)"
+        )
 
     def _close(self) -> None:
         """Release resources; the default has none to release."""

@@ -13,6 +13,7 @@ __all__ = [
     "MindIRError",
     "MindInferError",
     "PluginError",
+    "RunCancelledError",
     "UnsupportedOpError",
 ]
 
@@ -55,3 +56,7 @@ class BackendUnavailableError(MindInferError):
 
 class PluginError(MindInferError):
     """A plugin failed to load, raised in its hook, or broke the plugin contract."""
+
+
+class RunCancelledError(MindInferError):
+    """A run was stopped early: its ``RunOptions`` time limit passed or ``cancel()`` was called."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,15 @@ import numpy as np
 from ._inputs import check_inputs
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
-from .errors import MindInferError, MindIRError, PluginError
+from ._runs import RunGate, RunOptions
+from .errors import InvalidOptionError, MindInferError, MindIRError, PluginError
 from .ir import ForeignModel, Model, TensorSpec
 from .targets import parse_target
 
 __all__ = ["Session", "open_model"]
 
 ProfileRecord = tuple[str, str, float]
+_CLOSED = "this session is closed; create a new Session to run again"
 
 
 def open_model(path: str | os.PathLike[str], registry: PluginRegistry | None = None) -> Model | ForeignModel:
@@ -78,7 +80,7 @@ class Session:
         self._model = model
         self._exe, self._placement = place(model, parsed, registry, dict(options or {}))
         self._lock: threading.Lock | None = None if getattr(self._exe, "thread_safe", False) else threading.Lock()
-        self._closed = False
+        self._gate = RunGate(_CLOSED)
 
     @property
     def model(self) -> Model | ForeignModel:
@@ -101,11 +103,31 @@ class Session:
     def can_profile(self) -> bool:
         return callable(getattr(self._exe, "run_profiled", None))
 
-    def run(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
-        """Run on a list of arrays (input order) or a dict by name; returns outputs in order."""
+    def run(
+        self,
+        inputs: Sequence[Any] | Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        run_options: RunOptions | None = None,
+    ) -> list[np.ndarray]:
+        """Run on a list of arrays (input order) or a dict by name; returns outputs in order.
+
+        ``timeout`` (seconds) or ``run_options`` (a :class:`RunOptions`, whose ``cancel()`` stops the
+        run from another thread) make the run raise :class:`RunCancelledError` instead of going on.
+        """
         arrays = self._prepare(inputs)
-        with self._lock or nullcontext():
-            outs = self._exe.run(arrays)
+        if timeout is not None:
+            if run_options is not None:
+                raise InvalidOptionError("give timeout or run_options, not both (RunOptions(timeout=...))")
+            run_options = RunOptions(timeout)
+        control = None if run_options is None else run_options.start()
+        if control is not None and not getattr(self._exe, "cancellable", False):
+            raise MindInferError(
+                f"plugin {self._placement.plugin!r} cannot stop a run early (no time limit or cancellation); "
+                "run without timeout/run_options, or on a target that supports them (cpu, cpu@onnx)"
+            )
+        with self._running(), self._lock or nullcontext():
+            outs = self._exe.run(arrays) if control is None else self._exe.run(arrays, control)  # type: ignore[call-arg]
         return self._check_outputs(outs)
 
     def run_profiled(self, inputs: Sequence[Any] | Mapping[str, Any]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
@@ -113,15 +135,25 @@ class Session:
         if not self.can_profile:
             raise MindInferError(f"plugin {self._placement.plugin!r} offers no profile (no run_profiled)")
         arrays = self._prepare(inputs)
-        with self._lock or nullcontext():
+        with self._running(), self._lock or nullcontext():
             outs, records = self._exe.run_profiled(arrays)  # type: ignore[attr-defined]
         return self._check_outputs(outs), list(records)
 
     def close(self) -> None:
-        """Release the backend's resources; ``run`` afterwards raises."""
-        if not self._closed:
-            self._closed = True
-            self._exe.close()
+        """Release the backend's resources; ``run`` afterwards raises.
+
+        Safe while other threads run: their runs finish, and the resources are released when the
+        last of them ends.
+        """
+        self._gate.close(self._exe.close)
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        self._gate.enter()
+        try:
+            yield
+        finally:
+            self._gate.leave()
 
     def __enter__(self) -> Session:  # noqa: PYI034 -- typing.Self needs Python 3.11
         return self
@@ -134,8 +166,8 @@ class Session:
         return f"<Session ({ins}) on {self._placement.device} via {self._placement.plugin!r}>"
 
     def _prepare(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
-        if self._closed:
-            raise MindInferError("this session is closed; create a new Session to run again")
+        if self._gate.closed:
+            raise MindInferError(_CLOSED)
         return check_inputs(self._model.inputs, inputs)
 
     def _check_outputs(self, outs: Any) -> list[np.ndarray]:

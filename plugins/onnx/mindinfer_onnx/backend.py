@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from mindinfer import RunControl
 from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
 from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
@@ -85,7 +86,9 @@ class OnnxBackend(BackendBase):
 
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
         if options["opset"] != DEFAULT_OPSET:
-            raise InvalidOptionError(f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file")
+            raise InvalidOptionError(
+                f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file"
+            )
         return _open(model.path, model.path, device, options)
 
 
@@ -135,9 +138,27 @@ class OnnxExecutable(ExecutableBase):
         self._tmp = tmp  # holds external weight data, when there was any, until close()
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return self._run_ort(inputs, None, None)
+
+    def _run_controlled(self, inputs: list[np.ndarray], control: RunControl) -> list[np.ndarray]:
+        """A time limit or ``cancel()`` sets onnxruntime's ``RunOptions.terminate`` for this run."""
+        ort_options = ort.RunOptions()
+        undo = control.on_stop(lambda: setattr(ort_options, "terminate", True))
         try:
-            return self._sess_run(self._outputs, dict(zip(self._inputs, inputs)))  # type: ignore[no-any-return]
+            return self._run_ort(inputs, ort_options, control)
+        finally:
+            undo()
+
+    def _run_ort(
+        self, inputs: list[np.ndarray], ort_options: ort.RunOptions | None, control: RunControl | None
+    ) -> list[np.ndarray]:
+        try:
+            return self._sess_run(  # type: ignore[no-any-return]
+                self._outputs, dict(zip(self._inputs, inputs)), ort_options
+            )
         except Exception as exc:
+            if control is not None:
+                control.check(f"plugin '{PLUGIN}'")  # terminated by us: say why, not onnxruntime's words
             if type(exc).__name__ in ("InvalidArgument", "InvalidGraph") or isinstance(exc, (ValueError, TypeError)):
                 raise InvalidInputError(
                     f"plugin '{PLUGIN}': onnxruntime rejected the inputs: {ort_message(exc)}"
