@@ -92,9 +92,9 @@ class ExternalData:
 
     def __post_init__(self) -> None:
         self._root = self.model_path.resolve().parent
-        self._maps: dict[Path, mmap.mmap] = {}
+        self._maps: dict[Path, mmap.mmap | bytes] = {}
 
-    def buffer(self, location: str, where: str) -> mmap.mmap:
+    def buffer(self, location: str, where: str) -> mmap.mmap | bytes:
         if not location or os.path.isabs(location):
             raise MindIRError(f"{where}: external_data location {location!r} must be a path relative to the model file")
         try:
@@ -112,12 +112,18 @@ class ExternalData:
         if target not in self._maps:
             fd = open_regular(target, f"{where}: external weight file")
             try:
-                self._maps[target] = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                with os.fdopen(fd, "rb", closefd=False) as fh:
+                    fh.raw.name = str(target)  # type: ignore[attr-defined]  # as open(target) would name it
+                    self._maps[target] = self._map(fh, where)
             except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
             finally:
                 os.close(fd)
         return self._maps[target]
+
+    def _map(self, fh: Any, where: str) -> mmap.mmap | bytes:
+        """The bytes of an opened weight file (overridden to decrypt the split layout's files)."""
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def open_regular(path: Path, what: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from mindinfer import RunControl
 from mindinfer.backend import ExecutableBase
-from mindinfer.errors import InvalidInputError
 from mindinfer.ir import Model
 
 from . import parallel
@@ -19,6 +18,10 @@ class CpuExecutable(ExecutableBase):
 
     #: Session does not need to serialize run(): runs share no mutable state.
     thread_safe = True
+    #: run_profiled times every kernel call.
+    can_profile = True
+    #: Runs stop at a RunOptions time limit or cancel(), between kernels and loop trips.
+    cancellable = True
 
     def __init__(
         self, model: Model, threads: int | None, max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS
@@ -45,16 +48,10 @@ class CpuExecutable(ExecutableBase):
         """Checks ``control`` before every kernel call and loop trip."""
         return self._timed(inputs, None, control)
 
-    def run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], Profile]:
+    def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], Profile]:
         """Run once, timing every kernel call: (outputs, [(node_name, primitive, seconds), ...])."""
-        if len(inputs) != self._n_inputs:
-            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self._n_inputs} inputs, got {len(inputs)}")
         profile: Profile = []
-        self._gate.enter()
-        try:
-            return self._timed(list(inputs), profile), profile
-        finally:
-            self._gate.leave()
+        return self._timed(inputs, profile), profile
 
     def _close(self) -> None:
         # Called by the gate once no run is in progress, so nothing reads these afterwards.
