@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from mindinfer.backend import plugin_message
 from mindinfer.errors import InvalidInputError, MindInferError
 from mindinfer.ir import GraphRef, Model, Node
 
@@ -38,7 +39,7 @@ def as_closure(value: Any, where: str) -> Closure:
     if isinstance(value, GraphRef):
         return Closure(value.graph)
     raise MindInferError(
-        f"plugin '{PLUGIN}': {where} calls a value that is not a function graph ({type(value).__name__})"
+        plugin_message(PLUGIN, f"{where} calls a value that is not a function graph ({type(value).__name__})")
     )
 
 
@@ -60,7 +61,7 @@ class Program:
             return self.plans[name]
         except KeyError:
             raise MindInferError(
-                f"plugin '{PLUGIN}': the model calls graph '{name}', which it does not contain"
+                plugin_message(PLUGIN, f"the model calls graph '{name}', which it does not contain")
             ) from None
 
     def _control_flow(self, node: Node, n_outputs: int) -> Callable[..., Any]:
@@ -93,7 +94,7 @@ class Program:
         while True:
             if len(args) != plan.n_inputs:
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}"
+                    plugin_message(PLUGIN, f"graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}")
                 )
             slots = plan.template.copy()
             slots[: plan.n_inputs] = args
@@ -127,8 +128,11 @@ class Program:
             except Exception as exc:
                 name, op = (step.name, step.op) if step is not None else ("?", "?")
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
-                    "check the input shapes against `mindinfer inspect MODEL`"
+                    plugin_message(
+                        PLUGIN,
+                        f"node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
+                        "check the input shapes against `mindinfer inspect MODEL`",
+                    )
                 ) from exc
             if plan.tail is None:
                 return [slots[i] for i in plan.outputs]
@@ -139,7 +143,7 @@ class Program:
     def run(self, inputs: list[np.ndarray], profile: Profile | None = None) -> list[np.ndarray]:
         """Run the main graph; outputs that are compile-time constants are copied for the caller."""
         if len(inputs) != self.main.n_inputs:
-            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self.main.n_inputs} inputs, got {len(inputs)}")
+            raise InvalidInputError(plugin_message(PLUGIN, f"expected {self.main.n_inputs} inputs, got {len(inputs)}"))
         outs = self.execute(self.main, list(inputs), profile)
         return [
             np.array(o, copy=True)
