@@ -9,7 +9,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 $(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/gpu_trt/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
-	$(PIP) -e ".[dev]" -e plugins/onnx -e plugins/gpu_trt -e conformance
+	$(PIP) -e ".[dev,crypto]" -e plugins/onnx -e plugins/gpu_trt -e conformance
 	touch $@
 
 demo: $(VENV)/.installed
@@ -29,12 +29,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check core plugins conformance tests
 	$(VENV)/bin/mypy core/mindinfer
 
-# Regenerates the protobuf module from core/mindinfer/_proto/mind_ir.proto (gencode 6.31 so that
-# any protobuf runtime >= 6.31.1 accepts it).
+# Regenerates the protobuf modules from core/mindinfer/_proto/{mind_ir,checkpoint}.proto (gencode 6.31
+# so that any protobuf runtime >= 6.31.1 accepts it).
 proto:
 	$(PYTHON) -m venv /tmp/mindinfer-protoc
 	/tmp/mindinfer-protoc/bin/pip install -q "grpcio-tools==1.75.*"
-	cd core/mindinfer/_proto && /tmp/mindinfer-protoc/bin/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. mind_ir.proto
+	cd core/mindinfer/_proto && /tmp/mindinfer-protoc/bin/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. mind_ir.proto checkpoint.proto
 
 clean:
 	rm -rf $(VENV) build *.egg-info

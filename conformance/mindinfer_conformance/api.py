@@ -13,14 +13,14 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from mindinfer.backend import SUPPORTED_CONTRACT_VERSIONS, Capabilities, Device, unsupported_primitives
+from mindinfer.backend import SUPPORTED_CONTRACT_VERSIONS, Capabilities, Device
 from mindinfer.errors import InvalidInputError, MindInferError, UnsupportedOpError
 from mindinfer.ir import Graph, Model, Node, Ref, TensorSpec
 
 from .cases import Case
 from .compare import compare_outputs
 from .results import FAILED, PASSED, UNSUPPORTED, CaseResult
-from .runner import SuiteConfig, _error, _tolerance, close_quietly, missing_capabilities
+from .runner import SuiteConfig, _error, _tolerance, close_quietly
 from .target import BackendUnderTest, target_of
 
 __all__ = ["API_CHECKS", "NO_SUCH_PRIMITIVE", "find_probe", "run_api_tier", "unsupported_model"]
@@ -62,7 +62,7 @@ def find_probe(but: BackendUnderTest, cases: Sequence[Case]) -> Case | None:
             req = case.requirements()
         except MindInferError:
             continue
-        if req.dynamic_shape or req.control_flow or missing_capabilities(req, caps):
+        if req.dynamic_shape or req.control_flow or caps.missing(req.for_core()):
             continue
         size = case.model_path.stat().st_size
         candidates.append(((case.tier != "model", -len(req.primitives), size, case.id), case))
@@ -178,7 +178,7 @@ class _Api:
     def threads(self) -> str:
         """runs from several threads at once give the first run's answer."""
         exe, case = self.compile_probe()
-        thread_safe = bool(getattr(exe, "thread_safe", False))
+        thread_safe = bool(exe.thread_safe)
         # Session serializes run() for executables that do not declare thread_safe; do the same.
         lock: threading.Lock | None = None if thread_safe else threading.Lock()
         inputs = case.inputs()
@@ -304,8 +304,8 @@ class _Api:
                 model = case.load_model()
             except MindInferError:
                 continue
-            gaps = unsupported_primitives(model, caps)
-            should_refuse = bool(gaps) or (model.is_dynamic and not caps.dynamic_shapes)
+            gaps = caps.missing(model)
+            should_refuse = bool(gaps)
             checked += 1
             try:
                 exe = self.backend.compile(model, self.but.device, self.config.compile_options())
@@ -318,7 +318,7 @@ class _Api:
                 continue
             close_quietly(exe)
             if should_refuse:
-                what = ", ".join(sorted(gaps)) or "dynamic shapes"
+                what = ", ".join(str(g) for g in gaps)
                 problems.append(f"{case.id}: compiled although {what} is not declared (raise UnsupportedOpError)")
         if problems:
             raise _Fail("; ".join(problems))

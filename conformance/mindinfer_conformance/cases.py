@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mindinfer import backend
 from mindinfer.errors import MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, Model
 
@@ -75,6 +76,16 @@ class Requirements:
             dtypes=frozenset(dtypes),
             dynamic_shape=model.is_dynamic,
             control_flow=model.has_control_flow,
+        )
+
+    def for_core(self) -> backend.Requirements:
+        """The same needs in core's form, for :meth:`mindinfer.backend.Capabilities.missing`."""
+        declared = ("<case>",)
+        return backend.Requirements(
+            primitives={p: declared for p in sorted(self.primitives)},
+            dtypes={d: declared for d in sorted(self.dtypes)},
+            dynamic_shapes=declared if self.dynamic_shape else (),
+            control_flow=declared if self.control_flow else (),
         )
 
     def to_json(self) -> dict[str, Any]:

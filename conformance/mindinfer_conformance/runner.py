@@ -60,14 +60,8 @@ class SuiteConfig:
 
 
 def missing_capabilities(req: Requirements, caps: Capabilities) -> list[str]:
-    """What ``req`` needs that ``caps`` does not declare, as ``"primitive Erf"``-style phrases."""
-    missing = [f"primitive {p}" for p in sorted(req.primitives) if p not in caps.primitives]
-    missing += [f"dtype {d}" for d in sorted(req.dtypes) if d not in caps.dtypes]
-    if req.dynamic_shape and not caps.dynamic_shapes:
-        missing.append("dynamic shapes")
-    if req.control_flow and not caps.control_flow:
-        missing.append("control flow")
-    return missing
+    """What ``req`` needs that ``caps`` does not declare, as ``"primitive Erf"``-style phrases (core's check)."""
+    return [str(gap) for gap in caps.missing(req.for_core())]
 
 
 def close_quietly(exe: Any) -> None:

@@ -4,7 +4,8 @@ The suite talks to the backend object itself (``compile``, ``run``, ``close``) r
 :class:`mindinfer.Session`, because it checks the plugin contract, not core's conveniences around
 it. A target must therefore name one backend: ``cpu``, ``cpu@onnx``, ``gpu:1``; fallback lists
 (``gpu,cpu``) and ``auto`` are refused, since a conformance result for "whichever ran" means nothing.
-A bare kind picks the highest-priority backend with a usable device of that kind, as Session does.
+A bare kind picks the first backend with a usable device of that kind in core's own candidate order
+(:func:`mindinfer.targets.candidates`, :func:`mindinfer.targets.pick_device`), as Session does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from mindinfer._plugins import PluginInfo, PluginRegistry, get_registry
 from mindinfer.backend import Backend, Device
 from mindinfer.errors import BackendUnavailableError, InvalidTargetError
-from mindinfer.targets import DeviceTarget, parse_target
+from mindinfer.targets import candidates, parse_target, pick_device
 
 __all__ = ["BackendUnderTest", "installed_backends", "resolve_target", "target_of"]
 
@@ -69,40 +70,19 @@ def resolve_target(target: str, registry: PluginRegistry | None = None) -> Backe
     alt = parsed.alternatives[0]
     if alt.is_auto:
         raise InvalidTargetError("conformance needs a definite backend, not 'auto'; e.g. 'cpu' or 'cpu@onnx', or --all")
-    candidates = registry.find(alt.plugin) if alt.plugin else registry.backends()
-    candidates = sorted((b for b in candidates if alt.kind in b.device_kinds), key=lambda b: -b.priority)
-    if not candidates:
+    ordered = candidates(alt, registry.find(alt.plugin) if alt.plugin else registry.backends())
+    if not ordered:
         raise BackendUnavailableError(
             f"no installed backend provides {alt.kind} devices for target {target!r}; see `mindinfer plugins`"
         )
     reasons = []
-    for backend in candidates:
-        device = _pick_device(backend, alt)
+    for kind, backend in ordered:
+        device = pick_device(backend, kind, alt)
         if isinstance(device, Device):
             plugin = _plugin_of(registry, backend)
             return BackendUnderTest(backend, device, target, registry, plugin)
         reasons.append(f"backend {backend.name!r}: {device}")
     raise BackendUnavailableError(f"target {target!r} has no usable device here: " + "; ".join(reasons))
-
-
-def _pick_device(backend: Backend, alt: DeviceTarget) -> Device | str:
-    try:
-        devices = list(backend.devices())
-    except Exception as exc:  # noqa: BLE001 -- a broken probe is the plugin's bug: say so, do not crash
-        return f"devices() raised {type(exc).__name__}: {exc}"
-    matching = [
-        d
-        for d in devices
-        if d.kind == alt.kind
-        and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
-    ]
-    usable = [d for d in matching if d.usable]
-    if usable:
-        return min(usable, key=lambda d: d.index)
-    if matching:
-        return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
-    return f"no {alt.kind} device matches {alt}"
 
 
 def _plugin_of(registry: PluginRegistry, backend: Backend) -> PluginInfo | None:

@@ -7,6 +7,7 @@ outs = sess.run({"x": x})
 
 from __future__ import annotations
 
+from ._checkpoint import CheckpointReport, CheckpointWarning
 from ._loader import load
 from ._placement import Attempt, Placement
 from ._plugins import ENTRY_POINT_GROUP, PluginInfo, PluginRegistry, get_registry
@@ -18,10 +19,14 @@ from .backend import (
     Device,
     Executable,
     ExecutableBase,
+    Gap,
+    OpTable,
     Option,
-    unsupported_primitives,
+    Requirements,
+    plugin_message,
 )
 from .errors import (
+    ArgumentError,
     BackendUnavailableError,
     InvalidInputError,
     InvalidOptionError,
@@ -41,26 +46,32 @@ __version__ = "0.1.0"
 __all__ = [
     "CONTRACT_VERSION",
     "ENTRY_POINT_GROUP",
+    "ArgumentError",
     "Attempt",
     "Backend",
     "BackendBase",
     "BackendUnavailableError",
     "Capabilities",
+    "CheckpointReport",
+    "CheckpointWarning",
     "Device",
     "Executable",
     "ExecutableBase",
     "ForeignModel",
+    "Gap",
     "InvalidInputError",
     "InvalidOptionError",
     "InvalidTargetError",
     "MindIRError",
     "MindInferError",
     "Model",
+    "OpTable",
     "Option",
     "Placement",
     "PluginError",
     "PluginInfo",
     "PluginRegistry",
+    "Requirements",
     "Session",
     "Target",
     "TensorSpec",
@@ -72,7 +83,7 @@ __all__ = [
     "load",
     "open_model",
     "parse_target",
-    "unsupported_primitives",
+    "plugin_message",
 ]
 
 

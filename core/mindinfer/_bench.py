@@ -38,14 +38,14 @@ def add_bench_parser(
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .cli import make_inputs, note_failed_plugins  # the CLI module imports this one
+    from .cli import load_kwargs, make_inputs, note_failed_plugins, print_checkpoint  # the CLI imports this module
 
     if args.loops < 1 or args.threads < 1 or args.warmup < 0:
         print("error: --loops and --threads must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
     note_failed_plugins()
     t0 = time.perf_counter()
-    model = open_model(args.model, get_registry())
+    model = open_model(args.model, get_registry(), **load_kwargs(args))
     t1 = time.perf_counter()
     sess = Session(model, target=args.target)
     t2 = time.perf_counter()
@@ -56,6 +56,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         first = time.perf_counter() - t3
         print(f"model: {args.model}")
         print(f"placement: {sess.placement}")
+        print_checkpoint(model)
         print(f"load: {_ms(t1 - t0)}  compile: {_ms(t2 - t1)}  first run: {_ms(first)}")
         for _ in range(args.warmup):
             sess.run(inputs)

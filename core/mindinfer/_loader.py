@@ -10,13 +10,14 @@ plain dataflow.
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from ._checkpoint import apply_checkpoint
+from ._decrypt import MODES, DecryptionKey, cipher_mode, decrypt, decrypted_external_data, make_key
 from ._proto import mind_ir_pb2 as pb
 from ._tensors import MONAD, ExternalData, Monad, decode_attribute, spec_from_proto, tensor_data
 from .errors import MindIRError
@@ -25,8 +26,6 @@ from .ir import Const, Graph, GraphRef, Input, Model, Node, Parameter, Ref, Tens
 __all__ = ["load"]
 
 _A = pb.AttributeProto
-# Leading 4 bytes of files written with mindspore.export(..., enc_key=...): AES-GCM, AES-CBC, SM4-CBC.
-_CIPHER_MAGIC = {0x7F3A5ED8: "AES-GCM", 0x7F3A5ED9: "AES-CBC", 0x7F3A5EDA: "SM4-CBC"}
 # Node attributes that describe the node itself, not the primitive's parameters.
 _NODE_META_ATTRS = {"shape", "value"}
 # Primitive attributes that are MindSpore bookkeeping, useless to a backend.
@@ -37,16 +36,30 @@ _GETITEM_OPS = {"TupleGetItem", "tuple_getitem", "ListGetItem", "list_getitem"}
 _DROPPED = {"UpdateState"}
 
 
-def load(path: str | os.PathLike[str]) -> Model:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    strict: bool = True,
+    dec_key: bytes | None = None,
+    dec_mode: str = "AES-GCM",
+) -> Model:
     """Load a MindIR file (``.mindir``, or ``*_graph.mindir`` with its ``*_variables/`` folder).
+
+    ``checkpoint``: a MindSpore ``.ckpt`` or ``.safetensors`` file whose values replace the MindIR's
+    weights, matched by name (see :mod:`mindinfer._checkpoint`); with ``strict=False`` parameters it
+    lacks keep the MindIR's values. ``model.checkpoint`` reports what changed.
+    ``dec_key``/``dec_mode``: the key (bytes) and mode (``"AES-GCM"``, ``"AES-CBC"``) of a file
+    written by ``mindspore.export(..., enc_key=..., enc_mode=...)``; decryption happens in memory.
 
     Raises :class:`mindinfer.MindIRError` naming the file and the node or parameter for anything
     that is not a readable, consistent MindIR export.
     """
     p = Path(path)
-    proto = _parse(p)
+    key = make_key(dec_key, dec_mode) if dec_key is not None else None
+    proto = _parse(p, key)
     try:
-        return _ModelBuilder(proto, p).build()
+        model = _ModelBuilder(proto, p, key).build()
     except MindIRError:
         raise
     except (KeyError, IndexError, ValueError, TypeError, OverflowError, UnicodeError, StopIteration) as exc:
@@ -56,9 +69,13 @@ def load(path: str | os.PathLike[str]) -> Model:
             f"{p}: inconsistent MindIR contents ({type(exc).__name__}: {exc}); the file is corrupt or was "
             "written by an unsupported exporter"
         ) from exc
+    if checkpoint is not None:
+        file_params = {t.name.rpartition(":")[2] for g in (proto.graph, *proto.functions) for t in g.parameter}
+        model = apply_checkpoint(model, checkpoint, strict, file_params)
+    return model
 
 
-def _parse(path: Path) -> Any:
+def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -69,20 +86,26 @@ def _parse(path: Path) -> Any:
         raise MindIRError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not data:
         raise MindIRError(f"{path}: the file is empty")
-    for order in ("<I", ">I"):
-        mode = _CIPHER_MAGIC.get(struct.unpack(order, data[:4])[0]) if len(data) >= 4 else None
-        if mode:
-            raise MindIRError(
-                f"{path}: this MindIR file is encrypted ({mode}); mindinfer does not support decryption keys yet. "
-                "Export it again without enc_key, or decrypt it with MindSpore first."
-            )
+    if key is not None:
+        data = decrypt(data, key, str(path))
+    elif (mode := cipher_mode(data)) and mode not in MODES:
+        raise MindIRError(
+            f"{path}: this MindIR file is encrypted ({mode}); mindinfer decrypts {' and '.join(MODES)} only. "
+            "Export it again with one of those, or without enc_key"
+        )
+    elif mode:
+        raise MindIRError(
+            f"{path}: this MindIR file is encrypted ({mode}); pass its key: load(path, dec_key=KEY_BYTES, "
+            f"dec_mode={mode!r}), or on the command line --dec-key-file FILE --dec-mode {mode}"
+        )
     proto = pb.ModelProto()
     try:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
+        hint = "the key or mode may be wrong, or " if key is not None else ""
         raise MindIRError(
             f"{path}: not a readable MindIR file (protobuf parse failed: {exc}); "
-            "the file may be truncated, corrupt, or encrypted"
+            f"{hint}the file may be truncated, corrupt, or encrypted"
         ) from None
     if not proto.HasField("graph") or not proto.graph.name:
         raise MindIRError(
@@ -102,11 +125,12 @@ class _Primitive:
 class _ModelBuilder:
     proto: Any
     path: Path
+    key: DecryptionKey | None = None
     primitives: dict[str, _Primitive] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> Model:
-        self.external = ExternalData(self.path)
+        self.external = ExternalData(self.path) if self.key is None else decrypted_external_data(self.path, self.key)
         for prim in self.proto.primitives:
             where = f"{self.path}: primitive '{prim.name}'"
             attrs = {a.name: decode_attribute(a, where) for a in prim.attribute if a.name not in _PRIM_META_ATTRS}
@@ -127,6 +151,7 @@ class _ModelBuilder:
             producer=self.proto.producer_name,
             producer_version=self.proto.model_version or self.proto.producer_version,
             ir_version=self.proto.ir_version,
+            encrypted=self.key is not None,
         )
 
     def _constant_value(self, node: Any, graph: str) -> Any:

@@ -19,16 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._plugins import PluginRegistry
-from .backend import Backend, Device, Executable, unsupported_primitives
+from .backend import Backend, Device, Executable
 from .errors import BackendUnavailableError, InvalidTargetError, MindInferError, PluginError, UnsupportedOpError
 from .ir import ForeignModel, Model
-from .targets import DeviceTarget, Target
+from .targets import DeviceTarget, Target, candidates, pick_device
 
 __all__ = ["Attempt", "Placement", "place"]
-
-# auto: accelerators first, the CPU last; kinds not listed (plugin-declared) sit in between.
-_AUTO_RANK = {"ascend": 0, "gpu": 1, "cpu": 9}
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -117,23 +113,14 @@ def _place_one(
     skipped: list[Attempt],
 ) -> _Choice:
     backends = registry.find(alt.plugin) if alt.plugin else registry.backends()
-    fmt = model.format if isinstance(model, ForeignModel) else "mindir"
-    if alt.is_auto:
-        ordered = sorted(
-            ((k, b) for b in backends for k in b.device_kinds),
-            key=lambda kb: (_AUTO_RANK.get(kb[0], 5), -kb[1].priority),
-        )
-    else:
-        ordered = sorted(
-            ((alt.kind, b) for b in backends if alt.kind in b.device_kinds), key=lambda kb: -kb[1].priority
-        )
+    ordered = candidates(alt, backends)
     if not ordered:
         raise BackendUnavailableError(_nothing_for(alt, backends, registry))
     reasons: list[str] = []
     auto_skips: list[Attempt] = []
     for kind, backend in ordered:
-        why_not = _cannot_read(backend, model, fmt) or (_lacks(backend, model) if alt.is_auto else "")
-        device = None if why_not else _pick_device(backend, kind, alt)
+        why_not = _lacks(backend, model, everything=alt.is_auto)
+        device = None if why_not else pick_device(backend, kind, alt)
         if isinstance(device, str):
             why_not, device = device, None
         if device is None:
@@ -159,40 +146,19 @@ def _place_one(
     )
 
 
-def _cannot_read(backend: Backend, model: Model | ForeignModel, fmt: str) -> str:
-    formats = getattr(backend.capabilities, "formats", frozenset({"mindir"}))
-    return "" if fmt in formats else f"does not read {fmt} models (reads: {', '.join(sorted(formats))})"
-
-
-def _lacks(backend: Backend, model: Model | ForeignModel) -> str:
-    missing = unsupported_primitives(model, backend.capabilities)  # type: ignore[arg-type]
-    if missing:
-        return "does not support " + ", ".join(sorted(missing)[:5]) + ("..." if len(missing) > 5 else "")
-    if model.is_dynamic and not backend.capabilities.dynamic_shapes:
-        return "does not support dynamic input shapes"
-    return ""
-
-
-def _pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
-    """The first matching usable device, or a string saying why there is none."""
-    try:
-        devices = list(backend.devices())
-    except Exception as exc:  # noqa: BLE001 -- a crashing probe makes the backend unusable, not core
-        return f"devices() raised {type(exc).__name__}: {exc}"
-    matching = [
-        d
-        for d in devices
-        if d.kind == kind
-        and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
-    ]
-    if not matching:
-        have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"
-        return f"no device matches {alt} (its {kind} devices: {have})"
-    usable = [d for d in matching if d.usable]
-    if not usable:
-        return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
-    return min(usable, key=lambda d: d.index)
+def _lacks(backend: Backend, model: Model | ForeignModel, everything: bool) -> str:
+    """Why ``backend`` is skipped for ``model``: a format it does not read, or (``auto``) any gap."""
+    gaps = backend.capabilities.missing(model)
+    if not everything:
+        gaps = [g for g in gaps if g.kind == "format"]
+    if not gaps:
+        return ""
+    if gaps[0].kind == "format":
+        return f"does not read {gaps[0].name} models (reads: {', '.join(sorted(backend.capabilities.formats))})"
+    prims = sorted(g.name for g in gaps if g.kind == "primitive")
+    if prims:
+        return "does not support " + ", ".join(prims[:5]) + ("..." if len(prims) > 5 else "")
+    return "does not support " + ", ".join(str(g) for g in gaps)
 
 
 def _nothing_for(alt: DeviceTarget, backends: list[Backend], registry: PluginRegistry) -> str:

@@ -91,9 +91,9 @@ class ExternalData:
 
     def __post_init__(self) -> None:
         self._root = self.model_path.resolve().parent
-        self._maps: dict[Path, mmap.mmap] = {}
+        self._maps: dict[Path, mmap.mmap | bytes] = {}
 
-    def buffer(self, location: str, where: str) -> mmap.mmap:
+    def buffer(self, location: str, where: str) -> mmap.mmap | bytes:
         if not location or os.path.isabs(location):
             raise MindIRError(f"{where}: external_data location {location!r} must be a path relative to the model file")
         target = (self._root / location).resolve()
@@ -105,12 +105,16 @@ class ExternalData:
         if target not in self._maps:
             try:
                 with open(target, "rb") as fh:
-                    self._maps[target] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    self._maps[target] = self._map(fh, where)
             except FileNotFoundError:
                 raise MindIRError(f"{where}: external weight file {target} does not exist") from None
             except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
         return self._maps[target]
+
+    def _map(self, fh: Any, where: str) -> mmap.mmap | bytes:
+        """The bytes of an opened weight file (overridden to decrypt the split layout's files)."""
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _bf16_to_f32(raw: np.ndarray) -> np.ndarray:

@@ -1,24 +1,44 @@
-"""The backend boundary: a small Protocol (compile, then run) plus capabilities declared as data.
+"""The backend boundary: everything a backend may do, declared here.
 
 A plugin registers one or more :class:`Backend` objects (see :mod:`mindinfer.hookspecs`). Core asks
-a backend for its :meth:`Backend.devices`, checks the graph against its :class:`Capabilities`, then
-calls :meth:`Backend.compile` and runs the returned :class:`Executable`.
+a backend for its :meth:`Backend.devices`, checks the model against its :class:`Capabilities`
+(:meth:`Capabilities.missing`, the one capability check), then calls :meth:`Backend.compile` with
+the user's options (validated against the backend's declared :class:`Option` s) and runs the
+returned :class:`Executable`.
 
-Backend authors subclass :class:`BackendBase` and :class:`ExecutableBase`: their public methods do
-the shared checks (unsupported primitives at compile time, closed executables, input count) and
-call the private ``_compile`` / ``_run`` that the plugin writes.
+What a backend author writes (see ``examples/plugin_template``):
+
+* a :class:`BackendBase` subclass: ``name``, ``device_kinds``, ``priority``, ``capabilities``,
+  ``options``, ``devices()`` and ``_compile(model, device, options)``. The public ``compile`` checks
+  the device, the options and the capabilities first.
+* an :class:`ExecutableBase` subclass: ``_run(inputs)``, optionally ``_close()``, and the declared
+  optional behaviour: ``thread_safe = True`` when ``run`` may be called from several threads at
+  once, ``can_profile = True`` with ``_run_profiled(inputs)`` for per-node timings.
+* kernels registered in an :class:`OpTable`: ``@OPS.register("Conv2D")``; its names are the
+  backend's ``Capabilities.primitives``.
+* arguments read by name from core's signature table: ``node.arg("pad_mode")`` (see
+  :mod:`mindinfer.primitives`), never by hand-written positions or enum codes.
+* errors from :mod:`mindinfer.errors`, their text prefixed by :func:`plugin_message`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from .errors import InvalidOptionError, MindInferError, UnsupportedOpError
+from .errors import (
+    ArgumentError,
+    BackendUnavailableError,
+    InvalidInputError,
+    InvalidOptionError,
+    MindInferError,
+    PluginError,
+    UnsupportedOpError,
+)
 from .ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 __all__ = [
@@ -30,10 +50,24 @@ __all__ = [
     "Device",
     "Executable",
     "ExecutableBase",
+    "Gap",
+    "OpTable",
     "Option",
+    "ProfileRecord",
+    "Requirements",
+    "check_executable",
+    "plugin_message",
     "resolve_options",
-    "unsupported_primitives",
 ]
+
+#: One profile record: (node name, primitive, seconds).
+ProfileRecord = tuple[str, str, float]
+
+
+def plugin_message(plugin: str, text: str) -> str:
+    """``text`` prefixed the way every message about a plugin is: ``plugin 'name': text``."""
+    return f"plugin {plugin!r}: {text}"
+
 
 #: The plugin contract version this core implements.
 CONTRACT_VERSION = 1
@@ -65,12 +99,67 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Requirements:
+    """What running a model needs, each need with where it comes from (node or tensor names).
+
+    ``dtypes`` are those of the model's inputs and outputs. Made from a model by :meth:`of`; the
+    conformance suite also builds one from a case's declared needs.
+    """
+
+    primitives: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dtypes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dynamic_shapes: tuple[str, ...] = ()
+    control_flow: tuple[str, ...] = ()
+    format: str = "mindir"
+
+    @classmethod
+    def of(cls, model: Model | ForeignModel) -> Requirements:
+        prims: dict[str, list[str]] = {}
+        flow: list[str] = []
+        for graph in model.graphs:
+            for node in graph.nodes:
+                if node.op in CONTROL_FLOW_OPS:
+                    flow.append(node.name)
+                else:
+                    prims.setdefault(node.op, []).append(node.name)
+        if isinstance(model, Model) and model.functions and not flow:
+            flow.extend(model.functions)
+        dtypes: dict[str, list[str]] = {}
+        for spec in (*model.inputs, *model.outputs):
+            dtypes.setdefault(spec.dtype, []).append(spec.name)
+        return cls(
+            primitives={k: tuple(v) for k, v in prims.items()},
+            dtypes={k: tuple(v) for k, v in dtypes.items()},
+            dynamic_shapes=tuple(s.name for s in model.inputs if s.is_dynamic),
+            control_flow=tuple(flow),
+            format=model.format if isinstance(model, ForeignModel) else "mindir",
+        )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One thing a model needs that a backend does not declare.
+
+    ``kind`` is ``"format"``, ``"primitive"``, ``"control flow"``, ``"dtype"`` or ``"dynamic shapes"``;
+    ``name`` the format, primitive or dtype (empty for the flags); ``where`` the nodes or tensors.
+    """
+
+    kind: str
+    name: str = ""
+    where: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}" if self.name else self.kind
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a backend can run, as data (the conformance suite checks it against reality).
 
-    ``primitives`` are MindSpore primitive names; control-flow nodes (``Partial``, ``Switch``,
-    ``Call``) are covered by ``control_flow`` instead. ``formats`` are the model formats
-    :meth:`Backend.compile` accepts besides MindIR (``"onnx"``).
+    ``primitives`` are MindSpore primitive names (use an :class:`OpTable`'s ``names()``);
+    control-flow nodes (``Partial``, ``Switch``, ``Call``) are covered by ``control_flow`` instead.
+    ``dtypes`` are numpy dtype names the model's inputs and outputs may have. ``formats`` are the
+    model formats :meth:`Backend.compile` accepts (``"mindir"``, ``"onnx"``).
     """
 
     primitives: frozenset[str]
@@ -78,6 +167,87 @@ class Capabilities:
     dynamic_shapes: bool = False
     control_flow: bool = False
     formats: frozenset[str] = frozenset({"mindir"})
+
+    def missing(self, model: Model | ForeignModel | Requirements) -> list[Gap]:
+        """Everything ``model`` needs that these capabilities do not declare; empty when covered.
+
+        The one capability check: compile, placement, ``mindinfer inspect``, the conformance suite
+        and converters all ask this. Order: format, primitives, control flow, dtypes, dynamic shapes.
+        """
+        req = model if isinstance(model, Requirements) else Requirements.of(model)
+        gaps: list[Gap] = []
+        if req.format not in self.formats:
+            gaps.append(Gap("format", req.format))
+        gaps += [Gap("primitive", op, nodes) for op, nodes in req.primitives.items() if op not in self.primitives]
+        if req.control_flow and not self.control_flow:
+            gaps.append(Gap("control flow", "", req.control_flow))
+        gaps += [Gap("dtype", dt, where) for dt, where in sorted(req.dtypes.items()) if dt not in self.dtypes]
+        if req.dynamic_shapes and not self.dynamic_shapes:
+            gaps.append(Gap("dynamic shapes", "", req.dynamic_shapes))
+        return gaps
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OpTable(Generic[F]):
+    """A backend's kernels (or lowerings) by MindSpore primitive name; ``names()`` are its primitives.
+
+    ::
+
+        OPS: OpTable[Kernel] = OpTable("mybackend")
+
+        @OPS.register("ReLU", "ReLU6")
+        def relu(...): ...
+
+        capabilities = Capabilities(primitives=OPS.names())
+
+    Registering a name twice is a :class:`~mindinfer.errors.PluginError` naming both functions.
+    """
+
+    def __init__(self, plugin: str) -> None:
+        self.plugin = plugin
+        self._ops: dict[str, F] = {}
+
+    def register(self, *names: str) -> Callable[[F], F]:
+        """Decorator: register the function under each of ``names``."""
+
+        def deco(fn: F) -> F:
+            for name in names:
+                if name in self._ops:
+                    old = self._ops[name]
+                    raise PluginError(
+                        plugin_message(
+                            self.plugin,
+                            f"primitive {name!r} registered twice ({_qualname(old)} and {_qualname(fn)})",
+                        )
+                    )
+                self._ops[name] = fn
+            return fn
+
+        return deco
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._ops)
+
+    def get(self, name: str) -> F | None:
+        return self._ops.get(name)
+
+    def __getitem__(self, name: str) -> F:
+        return self._ops[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ops)
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+
+def _qualname(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 @dataclass(frozen=True)
@@ -148,15 +318,41 @@ def resolve_options(declared: Sequence[Option], given: Mapping[str, Any], plugin
 
 @runtime_checkable
 class Executable(Protocol):
-    """A compiled model, ready to run on one device."""
+    """A compiled model, ready to run on one device. :class:`ExecutableBase` gives every default."""
+
+    #: True when ``run`` may be called from several threads at once (Session then does not
+    #: serialize calls). Default False.
+    thread_safe: bool
+    #: True when ``run_profiled`` gives per-node timings. Default False.
+    can_profile: bool
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run on arrays in graph-input order; returns arrays in graph-output order."""
         ...
 
+    def run_profiled(self, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
+        """Run once, timing each node: (outputs, [(node, primitive, seconds), ...]); only if ``can_profile``."""
+        ...
+
     def close(self) -> None:
         """Release device memory and other resources; ``run`` afterwards raises."""
         ...
+
+
+def check_executable(exe: object, plugin: str) -> Executable:
+    """``exe`` if it has every member of :class:`Executable`, else :class:`PluginError` naming what it lacks."""
+    members = ("run", "run_profiled", "close", "thread_safe", "can_profile")
+    lacking = [m for m in members if not hasattr(exe, m)]
+    if lacking:
+        raise PluginError(
+            plugin_message(
+                plugin,
+                f"compile returned a {type(exe).__name__} without {', '.join(lacking)}; "
+                "executables must provide every member of mindinfer.backend.Executable "
+                "(subclass mindinfer.ExecutableBase for the defaults)",
+            )
+        )
+    return exe  # type: ignore[return-value]
 
 
 @runtime_checkable
@@ -185,19 +381,6 @@ class Backend(Protocol):
         ...
 
 
-def unsupported_primitives(model: Model, caps: Capabilities) -> dict[str, list[str]]:
-    """Primitives of ``model`` that ``caps`` does not declare, each with the nodes using it."""
-    missing: dict[str, list[str]] = {}
-    for graph in model.graphs:
-        for node in graph.nodes:
-            if node.op in CONTROL_FLOW_OPS:
-                if not caps.control_flow:
-                    missing.setdefault(node.op, []).append(node.name)
-            elif node.op not in caps.primitives:
-                missing.setdefault(node.op, []).append(node.name)
-    return missing
-
-
 class BackendBase:
     """Shared checks for backends: declared capabilities are enforced before ``_compile`` runs."""
 
@@ -212,29 +395,45 @@ class BackendBase:
         raise NotImplementedError
 
     def compile(self, model: Model | ForeignModel, device: Device, options: Mapping[str, Any]) -> Executable:
-        """Check the device, the options and the model against what this backend declares, then compile."""
+        """Check the device, the options and the model against what this backend declares, then compile.
+
+        An :class:`~mindinfer.errors.ArgumentError` from ``_compile`` (a node argument that cannot
+        be read) becomes an :class:`UnsupportedOpError` naming this plugin.
+        """
         resolved = resolve_options(self.options, options, self.name)
         if not device.usable:
-            from .errors import BackendUnavailableError
+            raise BackendUnavailableError(plugin_message(self.name, f"device {device} is not usable: {device.reason}"))
+        gaps = self.capabilities.missing(model)
+        if gaps:
+            raise self._refusal(model, gaps)
+        try:
+            if isinstance(model, ForeignModel):
+                return self._compile_foreign(model, device, resolved)
+            return self._compile(model, device, resolved)
+        except ArgumentError as exc:
+            raise UnsupportedOpError(exc.primitive, exc.node, self.name, exc.detail) from exc
 
-            raise BackendUnavailableError(f"plugin '{self.name}': device {device} is not usable: {device.reason}")
-        if isinstance(model, ForeignModel):
-            if model.format not in self.capabilities.formats:
-                raise UnsupportedOpError(
-                    f"<{model.format} file>", model.path, self.name, "this plugin reads MindIR only"
-                )
-            return self._compile_foreign(model, device, resolved)
-        missing = unsupported_primitives(model, self.capabilities)
-        if missing:
-            op, nodes = next(iter(missing.items()))
-            others = f"; also unsupported: {', '.join(sorted(missing)[:10])}" if len(missing) > 1 else ""
-            raise UnsupportedOpError(op, nodes[0], self.name, f"used by {len(nodes)} node(s){others}")
-        if model.is_dynamic and not self.capabilities.dynamic_shapes:
-            dyn = next(s for s in model.inputs if s.is_dynamic)
-            raise UnsupportedOpError(
-                "<dynamic shape>", dyn.name, self.name, f"input {dyn} has a dynamic dimension; export with fixed shapes"
+    def _refusal(self, model: Model | ForeignModel, gaps: list[Gap]) -> UnsupportedOpError:
+        gap = gaps[0]
+        if gap.kind == "format":
+            path = model.path if isinstance(model, ForeignModel) else model.source
+            reads = ", ".join(sorted(self.capabilities.formats))
+            return UnsupportedOpError(f"<{gap.name} file>", path, self.name, f"this plugin reads {reads} only")
+        if gap.kind == "primitive":
+            others = [g.name for g in gaps[1:] if g.kind == "primitive"]
+            also = f"; also unsupported: {', '.join(sorted(others)[:10])}" if others else ""
+            return UnsupportedOpError(gap.name, gap.where[0], self.name, f"used by {len(gap.where)} node(s){also}")
+        if gap.kind == "control flow":
+            return UnsupportedOpError("<control flow>", gap.where[0], self.name, "this plugin runs no control flow")
+        if gap.kind == "dtype":
+            declared = ", ".join(sorted(self.capabilities.dtypes))
+            return UnsupportedOpError(
+                f"<dtype {gap.name}>", gap.where[0], self.name, f"tensor dtype {gap.name}; declared dtypes: {declared}"
             )
-        return self._compile(model, device, resolved)
+        dyn = next(s for s in model.inputs if s.is_dynamic)
+        return UnsupportedOpError(
+            "<dynamic shape>", dyn.name, self.name, f"input {dyn} has a dynamic dimension; export with fixed shapes"
+        )
 
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> Executable:
         raise NotImplementedError
@@ -245,7 +444,17 @@ class BackendBase:
 
 
 class ExecutableBase:
-    """Shared checks for executables: refuses to run once closed, checks the input count."""
+    """Shared checks for executables: refuses to run once closed, checks the input count.
+
+    Subclasses write ``_run`` (and ``_close`` if they hold resources). Optional behaviour is
+    declared: set ``thread_safe = True`` when runs share no mutable state, and ``can_profile = True``
+    with ``_run_profiled`` for per-node timings.
+    """
+
+    #: See :attr:`Executable.thread_safe`.
+    thread_safe: bool = False
+    #: See :attr:`Executable.can_profile`.
+    can_profile: bool = False
 
     def __init__(self, n_inputs: int, plugin: str) -> None:
         self._n_inputs = n_inputs
@@ -258,13 +467,24 @@ class ExecutableBase:
         return self._closed
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if self._closed:
-            raise MindInferError(f"plugin '{self._plugin}': this executable was closed; compile the model again")
-        if len(inputs) != self._n_inputs:
-            from .errors import InvalidInputError
-
-            raise InvalidInputError(f"plugin '{self._plugin}': expected {self._n_inputs} inputs, got {len(inputs)}")
+        self._check(inputs)
         return self._run(list(inputs))
+
+    def run_profiled(self, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
+        if not self.can_profile:
+            raise MindInferError(
+                plugin_message(self._plugin, "this executable offers no profile (can_profile is False)")
+            )
+        self._check(inputs)
+        return self._run_profiled(list(inputs))
+
+    def _check(self, inputs: Sequence[np.ndarray]) -> None:
+        if self._closed:
+            raise MindInferError(plugin_message(self._plugin, "this executable was closed; compile the model again"))
+        if len(inputs) != self._n_inputs:
+            raise InvalidInputError(
+                plugin_message(self._plugin, f"expected {self._n_inputs} inputs, got {len(inputs)}")
+            )
 
     def close(self) -> None:
         with self._close_lock:
@@ -273,6 +493,10 @@ class ExecutableBase:
                 self._close()
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
+        """Outputs and per-node records; only called when ``can_profile`` is True."""
         raise NotImplementedError
 
     def _close(self) -> None:

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,19 +19,21 @@ import numpy as np
 
 from . import __version__, list_devices
 from ._bench import add_bench_parser
+from ._checkpoint import CheckpointWarning
 from ._plugins import get_registry
-from .backend import unsupported_primitives
-from .errors import InvalidInputError, MindInferError
+from .errors import InvalidInputError, MindInferError, MindIRError
 from .ir import ForeignModel, Model, TensorSpec
 from .session import Session, open_model
 
-__all__ = ["main", "make_inputs"]
+__all__ = ["add_load_args", "load_kwargs", "main", "make_inputs", "print_checkpoint"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Plugin load failures are reported by the commands themselves (plugins, inspect, notes on
     # run/bench), so the logger's warnings would only repeat them.
     logging.getLogger("mindinfer.plugins").setLevel(logging.ERROR)
+    # The commands print what a checkpoint changed themselves (print_checkpoint).
+    warnings.simplefilter("ignore", CheckpointWarning)
     parser = _build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -84,6 +87,50 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         "--shape", action="append", default=[], metavar="NAME=D0,D1,..", help="size dynamic dims of a random input"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
+    add_load_args(p)
+
+
+def add_load_args(p: argparse.ArgumentParser) -> None:
+    """--checkpoint, --no-strict, --dec-key-file, --dec-mode: what ``mindinfer.load`` takes besides the path."""
+    g = p.add_argument_group("checkpoints and encrypted models")
+    g.add_argument(
+        "--checkpoint", metavar="FILE", help="MindSpore .ckpt or .safetensors whose weights replace the MindIR's"
+    )
+    g.add_argument(
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="parameters missing from --checkpoint keep the MindIR's values",
+    )
+    g.add_argument(
+        "--dec-key-file", metavar="FILE", type=Path, help="file holding the raw key bytes of an encrypted MindIR"
+    )
+    g.add_argument(
+        "--dec-mode", default="AES-GCM", choices=["AES-GCM", "AES-CBC"], help="cipher mode (default AES-GCM)"
+    )
+
+
+def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of ``mindinfer.load``/``Session`` that :func:`add_load_args` options give."""
+    key = None
+    if getattr(args, "dec_key_file", None) is not None:
+        try:
+            key = args.dec_key_file.read_bytes()
+        except OSError as exc:
+            raise MindIRError(f"--dec-key-file {args.dec_key_file}: cannot read it: {exc.strerror or exc}") from None
+    return {
+        "checkpoint": getattr(args, "checkpoint", None),
+        "strict": getattr(args, "strict", True),
+        "dec_key": key,
+        "dec_mode": getattr(args, "dec_mode", "AES-GCM"),
+    }
+
+
+def print_checkpoint(model: Model | ForeignModel) -> None:
+    """One line saying what --checkpoint changed (the warnings of ``load`` would repeat it)."""
+    report = getattr(model, "checkpoint", None)
+    if report is not None:
+        print(f"checkpoint: {report}")
 
 
 # -- plugins / devices -------------------------------------------------------------------------
@@ -174,16 +221,14 @@ def _print_graph_summary(model: Model) -> None:
 
 
 def _coverage(model: Model | ForeignModel, backend: Any) -> str:
-    formats = getattr(backend.capabilities, "formats", frozenset({"mindir"}))
-    fmt = model.format if isinstance(model, ForeignModel) else "mindir"
-    if fmt not in formats:
-        return f"does not read {fmt} models"
-    missing = unsupported_primitives(model, backend.capabilities)  # type: ignore[arg-type]
+    gaps = backend.capabilities.missing(model)
+    if gaps and gaps[0].kind == "format":
+        return f"does not read {gaps[0].name} models"
     notes = []
-    if missing:
-        notes.append("lacks " + ", ".join(f"{op} ({len(nodes)})" for op, nodes in sorted(missing.items())))
-    if model.is_dynamic and not backend.capabilities.dynamic_shapes:
-        notes.append("no dynamic shapes")
+    prims = sorted((g for g in gaps if g.kind == "primitive"), key=lambda g: g.name)
+    if prims:
+        notes.append("lacks " + ", ".join(f"{g.name} ({len(g.where)})" for g in prims))
+    notes += ["no dynamic shapes" if g.kind == "dynamic shapes" else f"no {g}" for g in gaps if g.kind != "primitive"]
     return "; ".join(notes) or "supports every primitive"
 
 
@@ -197,11 +242,12 @@ def note_failed_plugins() -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     note_failed_plugins()
-    sess = Session(args.model, target=args.target)
+    sess = Session(args.model, target=args.target, **load_kwargs(args))
     with sess:
         inputs = make_inputs(sess.inputs, args.input, args.shape, args.seed)
         outs = sess.run(inputs)
         print(f"placement: {sess.placement}")
+        print_checkpoint(sess.model)
         for spec, out in zip(sess.outputs, outs):
             flat = out.reshape(-1)[:6].tolist()
             more = ", ..." if out.size > 6 else ""

@@ -6,6 +6,7 @@ A message says what was wrong, where (file, node, input, plugin) and what to do 
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
     "BackendUnavailableError",
     "InvalidInputError",
     "InvalidOptionError",
@@ -47,6 +48,20 @@ class UnsupportedOpError(MindInferError):
             msg += f": {detail}"
         msg += "; try another target (see `mindinfer devices`) or `mindinfer inspect MODEL`"
         super().__init__(msg)
+
+
+class ArgumentError(MindInferError):
+    """A node's argument cannot be read by name: core has no signature for the primitive, the
+    argument does not exist, a required one is absent, or its enum code is not one MindSpore defines.
+
+    :meth:`mindinfer.backend.BackendBase.compile` turns it into an :class:`UnsupportedOpError` naming
+    the plugin.
+    """
+
+    def __init__(self, primitive: str, node: str, detail: str) -> None:
+        self.primitive, self.node, self.detail = primitive, node, detail
+        where = f" (node '{node}')" if node else ""
+        super().__init__(f"primitive '{primitive}'{where}: {detail}")
 
 
 class BackendUnavailableError(MindInferError):

@@ -24,11 +24,16 @@ or a :class:`GraphRef` to arguments. Loops are recursive function graphs.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from . import primitives
+
+if TYPE_CHECKING:
+    from ._checkpoint import CheckpointReport
 
 __all__ = [
     "CONTROL_FLOW_OPS",
@@ -141,6 +146,35 @@ class Node:
     attrs: dict[str, Any] = field(default_factory=dict)
     out_specs: list[TensorSpec | None] = field(default_factory=list)
 
+    def arg(self, name: str, known: Sequence[Any] | None = None) -> Any:
+        """Argument ``name`` of this node's primitive, by MindSpore's signature (see :mod:`mindinfer.primitives`).
+
+        Whether the export passed it as an input (2.x) or an attribute (1.x), enum codes decoded:
+        ``node.arg("pad_mode")`` is ``"same"``, ``node.arg("data_format")`` is ``"NHWC"``. An
+        argument computed at run time reads as :data:`~mindinfer.primitives.RUNTIME`; a backend
+        that knows more at compile time (folded constants, weights) passes ``known``, one value per
+        input with ``RUNTIME`` where it knows nothing. Raises :class:`~mindinfer.errors.ArgumentError`
+        for a primitive core has no signature for, an unknown name, or an undefined enum code.
+        """
+        inputs = (
+            known
+            if known is not None
+            else [i.value if isinstance(i, Const) else primitives.RUNTIME for i in self.inputs]
+        )
+        return primitives.read(self.op, self.name, name, inputs, self.attrs)
+
+    def args(self, known: Sequence[Any] | None = None) -> dict[str, Any]:
+        """Every argument of this node's primitive by name (as :meth:`arg` reads each)."""
+        sig = self.signature
+        if sig is None:
+            return {"": self.arg("")}  # raises ArgumentError: no signature
+        return {name: self.arg(name, known) for name in sig.names}
+
+    @property
+    def signature(self) -> primitives.Signature | None:
+        """The primitive's signature, or None when core has none."""
+        return primitives.signature(self.op)
+
     def const_input(self, index: int, default: Any = None) -> Any:
         """The value of input ``index`` if it is a constant, else ``default`` (also when absent)."""
         if index >= len(self.inputs):
@@ -214,6 +248,10 @@ class Model:
     producer: str = ""
     producer_version: str = ""
     ir_version: str = ""
+    #: What ``load(..., checkpoint=...)`` changed; None when no checkpoint was applied.
+    checkpoint: CheckpointReport | None = None
+    #: The file was encrypted: its weights must never reach the disk in plain (backends check this).
+    encrypted: bool = False
 
     @property
     def inputs(self) -> list[TensorSpec]:

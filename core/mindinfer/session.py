@@ -19,25 +19,36 @@ import numpy as np
 from ._inputs import check_inputs
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
+from .backend import ProfileRecord, check_executable, plugin_message
 from .errors import MindInferError, MindIRError, PluginError
 from .ir import ForeignModel, Model, TensorSpec
 from .targets import parse_target
 
 __all__ = ["Session", "open_model"]
 
-ProfileRecord = tuple[str, str, float]
 
+def open_model(
+    path: str | os.PathLike[str],
+    registry: PluginRegistry | None = None,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    strict: bool = True,
+    dec_key: bytes | None = None,
+    dec_mode: str = "AES-GCM",
+) -> Model | ForeignModel:
+    """Load a MindIR file, or any format an installed plugin opens (``open_model`` hook).
 
-def open_model(path: str | os.PathLike[str], registry: PluginRegistry | None = None) -> Model | ForeignModel:
-    """Load a MindIR file, or any format an installed plugin opens (``open_model`` hook)."""
+    ``checkpoint``, ``strict``, ``dec_key`` and ``dec_mode`` are :func:`mindinfer.load`'s (MindIR only).
+    """
     text = os.fspath(path)
     if not Path(text).is_file():
         raise MindIRError(f"{text}: no such model file")
     from ._loader import load
 
+    extra: dict[str, Any] = {"checkpoint": checkpoint, "strict": strict, "dec_key": dec_key, "dec_mode": dec_mode}
     suffix = Path(text).suffix.lower()
-    if suffix == ".mindir":
-        return load(text)
+    if suffix == ".mindir" or checkpoint is not None or dec_key is not None:
+        return load(text, **extra)
     foreign = (registry or get_registry()).open_model(text)
     if foreign is not None:
         return foreign
@@ -52,6 +63,20 @@ def open_model(path: str | os.PathLike[str], registry: PluginRegistry | None = N
         ) from exc
 
 
+def _given_model(
+    model: Model | ForeignModel, checkpoint: str | os.PathLike[str] | None, strict: bool, dec_key: bytes | None
+) -> Model | ForeignModel:
+    if dec_key is not None:
+        raise MindIRError("dec_key opens an encrypted file; this model is already loaded: pass its path instead")
+    if checkpoint is None:
+        return model
+    if isinstance(model, ForeignModel):
+        raise MindIRError(f"{model.path}: checkpoints apply to MindIR models, not {model.format} files")
+    from ._checkpoint import apply_checkpoint
+
+    return apply_checkpoint(model, checkpoint, strict)
+
+
 class Session:
     """A model compiled for a device target.
 
@@ -59,6 +84,9 @@ class Session:
     :class:`~mindinfer.ir.ForeignModel`, or a path. ``target`` is a device target string (see
     :mod:`mindinfer.targets`). ``options`` go to the backend's ``compile`` unchanged.
     ``plugins`` replaces the process-wide plugin registry (tests, embedding).
+    ``checkpoint``/``strict`` apply a MindSpore checkpoint before compiling, so that weights folded at
+    compile time are the checkpoint's; ``dec_key``/``dec_mode`` open an encrypted MindIR path (see
+    :func:`mindinfer.load`).
     """
 
     def __init__(
@@ -68,16 +96,23 @@ class Session:
         options: Mapping[str, Any] | None = None,
         *,
         plugins: PluginRegistry | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        strict: bool = True,
+        dec_key: bytes | None = None,
+        dec_mode: str = "AES-GCM",
     ) -> None:
         registry = plugins or get_registry()
         if isinstance(model_or_path, (Model, ForeignModel)):
-            model = model_or_path
+            model = _given_model(model_or_path, checkpoint, strict, dec_key)
         else:
-            model = open_model(model_or_path, registry)
+            model = open_model(
+                model_or_path, registry, checkpoint=checkpoint, strict=strict, dec_key=dec_key, dec_mode=dec_mode
+            )
         parsed = parse_target(target, extra_kinds=registry.device_kinds())
         self._model = model
         self._exe, self._placement = place(model, parsed, registry, dict(options or {}))
-        self._lock: threading.Lock | None = None if getattr(self._exe, "thread_safe", False) else threading.Lock()
+        check_executable(self._exe, self._placement.plugin)
+        self._lock: threading.Lock | None = None if self._exe.thread_safe else threading.Lock()
         self._closed = False
 
     @property
@@ -99,7 +134,7 @@ class Session:
 
     @property
     def can_profile(self) -> bool:
-        return callable(getattr(self._exe, "run_profiled", None))
+        return bool(self._exe.can_profile)
 
     def run(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
         """Run on a list of arrays (input order) or a dict by name; returns outputs in order."""
@@ -111,10 +146,12 @@ class Session:
     def run_profiled(self, inputs: Sequence[Any] | Mapping[str, Any]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
         """Like :meth:`run`, plus ``(node, op, seconds)`` records, if the plugin can profile."""
         if not self.can_profile:
-            raise MindInferError(f"plugin {self._placement.plugin!r} offers no profile (no run_profiled)")
+            raise MindInferError(
+                plugin_message(self._placement.plugin, "offers no profile (its executable's can_profile is False)")
+            )
         arrays = self._prepare(inputs)
         with self._lock or nullcontext():
-            outs, records = self._exe.run_profiled(arrays)  # type: ignore[attr-defined]
+            outs, records = self._exe.run_profiled(arrays)
         return self._check_outputs(outs), list(records)
 
     def close(self) -> None:

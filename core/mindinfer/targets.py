@@ -8,8 +8,10 @@ Grammar (case does not matter, so MindSpore's ``"CPU"``, ``"GPU"``, ``"Ascend"``
     kind        := "cpu" | "gpu" | "ascend" | "ascend" chip | <a kind an installed plugin declares>
     chip        := three digits and an optional letter (ascend310, ascend910b)
 
-Parsing only checks the syntax and the kind; which plugin and device a target resolves to is
-decided by :class:`mindinfer.Session` against the installed plugins.
+Parsing only checks the syntax and the kind. Which plugin and device an alternative resolves to
+is decided by :func:`candidates` (the order in which backends are tried) and :func:`pick_device`
+(the device of one backend), the same two rules for :class:`mindinfer.Session` and the
+conformance suite.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .backend import Backend, Device
 from .errors import InvalidTargetError
 
-__all__ = ["AUTO", "KNOWN_KINDS", "DeviceTarget", "Target", "parse_target"]
+__all__ = ["AUTO", "AUTO_RANK", "KNOWN_KINDS", "DeviceTarget", "Target", "candidates", "parse_target", "pick_device"]
 
 AUTO = "auto"
 #: Device kinds core knows about; plugins may declare more (the test ``null`` device).
@@ -117,3 +120,44 @@ def _suggest(kind: str, kinds: set[str]) -> str:
     guess = _ALIASES.get(kind) or next(iter(difflib.get_close_matches(kind, sorted(kinds | {AUTO}), n=1)), None)
     hint = f"did you mean {guess!r}? " if guess else ""
     return f"{hint}known kinds: {known} ({_EXAMPLES})"
+
+
+#: ``auto``: accelerators first, the CPU last; kinds not listed (plugin-declared) sit in between.
+AUTO_RANK = {"ascend": 0, "gpu": 1, "cpu": 9}
+
+
+def candidates(alt: DeviceTarget, backends: Iterable[Backend]) -> list[tuple[str, Backend]]:
+    """``(device kind, backend)`` pairs that may serve ``alt``, in the order they are tried.
+
+    ``backends`` are those the alternative may use (every loaded one, or the pinned plugin's).
+    ``auto`` ranks kinds by :data:`AUTO_RANK`, then backends by priority; a kind ranks backends of
+    that kind by priority (highest first).
+    """
+    if alt.is_auto:
+        pairs = [(k, b) for b in backends for k in b.device_kinds]
+        return sorted(pairs, key=lambda kb: (AUTO_RANK.get(kb[0], 5), -kb[1].priority))
+    return sorted(((alt.kind, b) for b in backends if alt.kind in b.device_kinds), key=lambda kb: -kb[1].priority)
+
+
+def pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
+    """The lowest-index usable device of ``backend`` matching ``alt``, or a string saying why there is none."""
+    try:
+        devices = list(backend.devices())
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- a crashing probe makes the backend unusable, not core
+        return f"devices() raised {type(exc).__name__}: {exc}"
+    matching = [
+        d
+        for d in devices
+        if d.kind == kind
+        and (alt.index is None or d.index == alt.index)
+        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
+    ]
+    if not matching:
+        have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"
+        return f"no device matches {alt} (its {kind} devices: {have})"
+    usable = [d for d in matching if d.usable]
+    if not usable:
+        return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
+    return min(usable, key=lambda d: d.index)

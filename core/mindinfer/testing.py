@@ -16,7 +16,6 @@ or as an entry point (``null = "mindinfer.testing"``): this module implements th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -76,9 +75,11 @@ class NullExecutable(ExecutableBase):
             dims.append(int(src))
         return tuple(dims)
 
-    def run_profiled(self, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[str, str, float]]]:
+    can_profile = True
+
+    def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[str, str, float]]]:
         """Like ``run``, with one zero-time record per output (for CLI ``bench --profile`` tests)."""
-        outs = self.run(inputs)
+        outs = self._run(inputs)
         return outs, [(f"null_output_{i}", "Null", 0.0) for i in range(len(outs))]
 
 

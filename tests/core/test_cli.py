@@ -45,10 +45,16 @@ class NoProfileBackend(NullBackend):
 
 
 class _Plain:
-    """Wraps an executable, hiding its run_profiled."""
+    """Wraps an executable, declaring that it offers no profile."""
+
+    thread_safe = False
+    can_profile = False
 
     def __init__(self, exe: Any) -> None:
         self._exe = exe
+
+    def run_profiled(self, inputs: Any) -> Any:
+        raise AssertionError("core must not call run_profiled when can_profile is False")
 
     def run(self, inputs: Any) -> Any:
         return self._exe.run(inputs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from mindinfer.backend import ExecutableBase
-from mindinfer.errors import InvalidInputError, MindInferError
 from mindinfer.ir import Model
 
 from . import parallel
@@ -18,6 +17,8 @@ class CpuExecutable(ExecutableBase):
 
     #: Session does not need to serialize run(): runs share no mutable state.
     thread_safe = True
+    #: run_profiled times every kernel call.
+    can_profile = True
 
     def __init__(self, model: Model, threads: int | None) -> None:
         super().__init__(len(model.inputs), PLUGIN)
@@ -36,14 +37,10 @@ class CpuExecutable(ExecutableBase):
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return self._timed(inputs, None)
 
-    def run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], Profile]:
+    def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], Profile]:
         """Run once, timing every kernel call: (outputs, [(node_name, primitive, seconds), ...])."""
-        if self.closed:
-            raise MindInferError(f"plugin '{PLUGIN}': this executable was closed; compile the model again")
-        if len(inputs) != self._n_inputs:
-            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self._n_inputs} inputs, got {len(inputs)}")
         profile: Profile = []
-        return self._timed(list(inputs), profile), profile
+        return self._timed(inputs, profile), profile
 
     def _close(self) -> None:
         self.workers.close()

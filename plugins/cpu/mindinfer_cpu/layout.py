@@ -117,16 +117,17 @@ class _Layouts:
 def _conv_ok(wg: WorkGraph, node: Node) -> bool:
     if node.op != "Conv2D" or len(node.inputs) < 2 or not wg.arg(node.inputs[1]).known:
         return False
-    fmt = node.attrs.get("format", "NCHW")
-    return fmt in ("NCHW", 0) and np.ndim(wg.arg(node.inputs[1]).value) == 4 and _rank(wg, node.inputs[0]) in (4, None)
+    return (
+        node.arg("data_format") == "NCHW"
+        and np.ndim(wg.arg(node.inputs[1]).value) == 4
+        and _rank(wg, node.inputs[0]) in (4, None)
+    )
 
 
 def _pool_ok(wg: WorkGraph, node: Node) -> bool:
     if node.op not in ("MaxPool", "AvgPool") or _rank(wg, node.inputs[0]) != 4:
         return False
-    fmt = node.const_input(4, node.attrs.get("format", node.attrs.get("data_format", "NCHW")))
-    mode = node.const_input(3, node.attrs.get("pad_mode", "valid"))
-    return fmt in ("NCHW", 0) and str(mode).lower() in ("same", "valid", "1", "2")
+    return node.arg("data_format") == "NCHW" and node.arg("pad_mode") in ("same", "valid")
 
 
 def _permuted_const(value: Any) -> Any | None:

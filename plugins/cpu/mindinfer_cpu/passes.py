@@ -271,7 +271,7 @@ def fuse_residuals(wg: WorkGraph) -> None:
     for idx, node in enumerate(wg.nodes):
         if node.op != "Conv2D" or node.attrs.get(LAYOUT) != "NHWC" or ACT in node.attrs:
             continue
-        if int(node.attrs.get("group", node.attrs.get("groups", 1))) != 1 or not wg.arg(node.inputs[1]).known:
+        if int(node.arg("group")) != 1 or not wg.arg(node.inputs[1]).known:
             continue
         conv_out = node.outputs[0]
         add = _only_user(wg, users, outputs, conv_out)

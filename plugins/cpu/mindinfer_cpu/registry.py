@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from mindinfer.errors import UnsupportedOpError
 from mindinfer.ir import Node, TensorSpec
+from mindinfer.primitives import RUNTIME
 
 __all__ = ["KERNELS", "PLUGIN", "Arg", "Builder", "Kernel", "kernel", "param", "simple", "unsupported"]
 
@@ -79,13 +80,19 @@ def simple(*names: str) -> Callable[[Kernel], Kernel]:
     return deco
 
 
-def param(node: Node, args: list[Arg], index: int, attr: str, default: Any = None) -> Any:
-    """An argument given either as constant input ``index`` (2.x style) or attribute ``attr`` (1.x style)."""
-    if index < len(args) and args[index].known:
-        return args[index].value
-    if attr in node.attrs:
-        return node.attrs[attr]
-    return default
+def param(node: Node, args: list[Arg], *names: str) -> Any:
+    """Argument ``names[0]`` by core's signature table, constants and folded values included (or
+    the first of ``names`` the primitive has, for kernels serving primitives that name it
+    differently: ``"axis", "dim"``).
+
+    A value only known at run time is unsupported here: kernels are specialized at compile time.
+    """
+    sig = node.signature
+    name = next((n for n in names if sig is not None and n in sig.names), names[0])
+    value = node.arg(name, [a.value if a.known else RUNTIME for a in args])
+    if value is RUNTIME:
+        raise unsupported(node, f"argument {name!r} is computed at run time; the cpu plugin needs it constant")
+    return value
 
 
 def require_known(node: Node, args: list[Arg], index: int, what: str) -> Any:

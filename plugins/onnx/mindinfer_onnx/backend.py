@@ -19,6 +19,7 @@ from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 from . import _providers
 from ._graph import PLUGIN
+from ._memory import detach_initializers
 from .convert import DEFAULT_OPSET, EXTERNAL_DATA_THRESHOLD, SUPPORTED, convert, save, weight_bytes
 
 OPTIONS = (
@@ -74,6 +75,11 @@ class OnnxBackend(BackendBase):
         proto = convert(model, int(options["opset"]))
         if weight_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
             return _open(proto.SerializeToString(), model.source or "the model", device, options)
+        if model.encrypted:  # decrypted weights never go to a temporary file: hand them over in memory
+            data, names, values, arrays = detach_initializers(proto)
+            exe = _open(data, model.source or "the model", device, options, initializers=(names, values))
+            exe.keep_alive = (values, arrays)
+            return exe
         # Past protobuf's 2 GB limit the model can only travel as a file with external data.
         tmp = tempfile.TemporaryDirectory(prefix="mindinfer-onnx-")
         try:
@@ -85,7 +91,9 @@ class OnnxBackend(BackendBase):
 
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
         if options["opset"] != DEFAULT_OPSET:
-            raise InvalidOptionError(f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file")
+            raise InvalidOptionError(
+                f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file"
+            )
         return _open(model.path, model.path, device, options)
 
 
@@ -95,10 +103,13 @@ def _open(
     device: Device,
     options: dict[str, Any],
     tmp: tempfile.TemporaryDirectory[str] | None = None,
+    initializers: tuple[list[str], list[Any]] | None = None,
 ) -> OnnxExecutable:
     """An InferenceSession on the device's provider: graph optimizations on, threads as asked."""
     provider = str(device.details.get("provider", _providers.CPU_PROVIDER))
     opts = ort.SessionOptions()
+    if initializers is not None:
+        opts.add_external_initializers(*initializers)
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3  # failures surface as exceptions below; warnings would only be noise
     if options.get("threads"):
@@ -133,6 +144,7 @@ class OnnxExecutable(ExecutableBase):
         self._outputs = [o.name for o in sess.get_outputs()]
         self._sess_run = sess.run
         self._tmp = tmp  # holds external weight data, when there was any, until close()
+        self.keep_alive: Any = None  # in-memory initializers onnxruntime reads (see _memory)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         try:
@@ -147,6 +159,7 @@ class OnnxExecutable(ExecutableBase):
     def _close(self) -> None:
         self.session = None  # type: ignore[assignment]
         self._sess_run = None  # type: ignore[assignment]
+        self.keep_alive = None
         if self._tmp is not None:
             self._tmp.cleanup()
 

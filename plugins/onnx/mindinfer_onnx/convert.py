@@ -202,11 +202,18 @@ def convert_file(
     opset: int = DEFAULT_OPSET,
     external_data: bool | None = None,
     check: bool = True,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    strict: bool = True,
 ) -> Path:
-    """Convert the MindIR file ``src`` to the ONNX file ``dst`` and check it; returns ``dst``."""
+    """Convert the MindIR file ``src`` to the ONNX file ``dst`` and check it; returns ``dst``.
+
+    ``checkpoint``/``strict``: a MindSpore checkpoint whose weights the ONNX file carries (see
+    :func:`mindinfer.load`). Encrypted models are not converted: that would write their weights in plain.
+    """
     import mindinfer
 
-    proto = convert(mindinfer.load(src), opset)
+    proto = convert(mindinfer.load(src, checkpoint=checkpoint, strict=strict), opset)
     path = save(proto, dst, external_data)
     if check:
         try:

@@ -7,11 +7,15 @@ Registers the onnx backend, adds ``mindinfer convert``, and opens ``.onnx`` file
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mindinfer._checkpoint import CheckpointWarning
+from mindinfer._decrypt import cipher_mode
 from mindinfer.errors import MindInferError
 from mindinfer.hookspecs import hookimpl
 from mindinfer.ir import ForeignModel
@@ -33,7 +37,8 @@ def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="convert a MindIR model to ONNX (onnx plugin)",
         description="Convert MODEL.mindir to ONNX with mindinfer's own converter (it handles models that "
         "mindspore.onnx.export cannot). The result is checked with onnx.checker (full check). Weights over "
-        "2 GB go to MODEL.onnx.data (ONNX external data).",
+        "2 GB go to MODEL.onnx.data (ONNX external data). --checkpoint converts a MindSpore checkpoint's weights; "
+        "encrypted MindIR is refused (its weights would land on disk in plain).",
     )
     p.add_argument("model", help="the .mindir file")
     p.add_argument("-o", "--output", help="the .onnx file to write (default: MODEL with .onnx)")
@@ -42,6 +47,13 @@ def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         type=int,
         default=DEFAULT_OPSET,
         help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})",
+    )
+    p.add_argument("--checkpoint", metavar="FILE", help="MindSpore .ckpt or .safetensors whose weights to convert")
+    p.add_argument(
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="parameters missing from --checkpoint keep the MindIR's values",
     )
     p.set_defaults(func=_convert_command)
 
@@ -52,9 +64,20 @@ def _convert_command(args: argparse.Namespace) -> int:
     src = Path(args.model)
     if not src.is_file():
         raise MindInferError(f"{src}: no such model file")
+    with open(src, "rb") as fh:
+        mode = cipher_mode(fh.read(4))
+    if mode:
+        raise MindInferError(
+            f"{src}: encrypted MindIR ({mode}); converting it would write its weights in plain to an .onnx file, "
+            f"which mindinfer never does. Run it directly: mindinfer run {src} --dec-key-file KEY --dec-mode {mode}"
+        )
     dst = Path(args.output) if args.output else src.with_suffix(".onnx")
     start = time.perf_counter()
-    path = convert_file(src, dst, args.opset)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CheckpointWarning)
+        path = convert_file(src, dst, args.opset, checkpoint=args.checkpoint, strict=args.strict)
+    for w in caught:
+        print(f"note: {w.message}", file=sys.stderr)
     data = path.with_name(path.name + ".data")
     extra = f" (+ weights in {data})" if data.exists() else ""
     print(f"wrote {path}{extra}: opset {args.opset}, checked, {time.perf_counter() - start:.2f} s")

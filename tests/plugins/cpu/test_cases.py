@@ -7,7 +7,7 @@ from pathlib import Path
 import mindinfer
 import pytest
 from cpu_cases import assert_matches, case_dirs, inputs, meta, outputs, tolerances
-from mindinfer.backend import Device, unsupported_primitives
+from mindinfer.backend import Device
 from mindinfer_cpu import CpuBackend
 
 MODEL_CASES = case_dirs("model")
@@ -16,10 +16,10 @@ OP_CASES = case_dirs("op")
 
 def _run_case(folder: Path, backend: CpuBackend, device: Device, rtol: float, atol: float) -> None:
     model = mindinfer.load(folder / "model.mindir")
-    missing = unsupported_primitives(model, backend.capabilities)
+    missing = backend.capabilities.missing(model)
     if missing:
-        # Only an undeclared primitive may excuse a case; a declared one must give MindSpore's answer.
-        pytest.xfail(f"cpu plugin does not declare primitive(s) {sorted(missing)}")
+        # Only an undeclared need may excuse a case; a declared one must give MindSpore's answer.
+        pytest.xfail(f"cpu plugin does not declare {', '.join(map(str, missing))}")
     info = meta(folder)
     exe = backend.compile(model, device, {})
     got = exe.run(inputs(folder))

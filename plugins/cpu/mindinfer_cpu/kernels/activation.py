@@ -104,7 +104,7 @@ def gelu(x: Any) -> Any:
 @kernel("GeluExt")
 def build_gelu_ext(node: Node, args: list[Arg]) -> Kernel:
     """GeLU with ``approximate`` 'none' (erf) or 'tanh'."""
-    approx = param(node, args, 1, "approximate", "none")
+    approx = param(node, args, "approximate")
     exact = approx in ("none", 0, None)
     return lambda x, *_: gelu_erf(_float(x)) if exact else gelu_tanh(_float(x))
 
@@ -144,14 +144,14 @@ def log_softmax(x: Any, axis: Any = -1, *_: Any) -> Any:
 @kernel("LeakyReLU", "LeakyReLUExt")
 def build_leaky_relu(node: Node, args: list[Arg]) -> Kernel:
     """max(x, alpha x)."""
-    alpha = float(param(node, args, 1, "alpha", param(node, args, 1, "negative_slope", 0.2)))
+    alpha = float(param(node, args, "alpha", "negative_slope"))
     return lambda x, *_: np.where(x >= 0, x, x * np.asarray(alpha, x.dtype))
 
 
 @kernel("Elu")
 def build_elu(node: Node, args: list[Arg]) -> Kernel:
     """x if x > 0 else alpha (exp(x) - 1)."""
-    alpha = float(param(node, args, 1, "alpha", 1.0))
+    alpha = float(param(node, args, "alpha"))
     return lambda x, *_: np.where(x > 0, x, (alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype))
 
 
@@ -167,8 +167,10 @@ def prelu(x: Any, w: Any) -> Any:
 @kernel("Softplus", "SoftplusExt")
 def build_softplus(node: Node, args: list[Arg]) -> Kernel:
     """log(1 + exp(beta x)) / beta, linear above ``threshold``."""
-    beta = float(param(node, args, 1, "beta", 1.0))
-    threshold = float(param(node, args, 2, "threshold", 20.0))
+    # The 1.x Softplus has no arguments: beta 1, threshold 20 (what SoftplusExt defaults to).
+    ext = node.op == "SoftplusExt"
+    beta = float(param(node, args, "beta")) if ext else 1.0
+    threshold = float(param(node, args, "threshold")) if ext else 20.0
 
     def run(x: Any, *_: Any) -> Any:
         x = _float(x)
@@ -203,7 +205,7 @@ def selu(x: Any) -> Any:
 @kernel("HShrink", "HardShrink")
 def build_hshrink(node: Node, args: list[Arg]) -> Kernel:
     """x where |x| > lambd else 0."""
-    lambd = float(param(node, args, 1, "lambd", 0.5))
+    lambd = float(param(node, args, "lambd"))
     return lambda x, *_: np.where(np.abs(x) > lambd, x, np.zeros((), x.dtype))
 
 

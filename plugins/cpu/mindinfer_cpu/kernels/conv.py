@@ -28,13 +28,6 @@ def _pair(value: Any, name: str, node: Node) -> tuple[int, int]:
     raise unsupported(node, f"{name}={value!r} is not a 2-D value")
 
 
-def _pad_mode(value: Any) -> str:
-    """'pad', 'same' or 'valid' from a string or MindSpore's enum (PAD=0, SAME=1, VALID=2)."""
-    if isinstance(value, (int, np.integer)):
-        return {0: "pad", 1: "same", 2: "valid"}.get(int(value), "?")
-    return str(value).lower()
-
-
 @dataclass(frozen=True)
 class ConvGeom:
     """Kernel window, strides, dilations and padding rule of a 2-D convolution or pooling."""
@@ -108,23 +101,19 @@ def taps(xp: np.ndarray, g: ConvGeom, oh: int, ow: int) -> list[np.ndarray]:
 
 
 def conv_geom(node: Node, args: list[Arg]) -> ConvGeom:
-    """ConvGeom from Conv2D's attributes (kernel_size, stride, dilation, pad_mode, pad_list)."""
-    kh, kw = _pair(node.attrs.get("kernel_size", 1), "kernel_size", node)
-    sh, sw = _pair(node.attrs.get("stride", 1), "stride", node)
-    dh, dw = _pair(node.attrs.get("dilation", 1), "dilation", node)
-    mode = _pad_mode(node.attrs.get("pad_mode", "valid"))
+    """ConvGeom from Conv2D's arguments (kernel_size, stride, dilation, pad_mode, pad)."""
+    kh, kw = param(node, args, "kernel_size")
+    sh, sw = param(node, args, "stride")
+    dh, dw = param(node, args, "dilation")
+    mode = param(node, args, "pad_mode")
     if mode not in ("pad", "same", "valid"):
-        raise unsupported(node, f"pad_mode {node.attrs.get('pad_mode')!r}")
-    pad = node.attrs.get("pad", 0)
-    pads = (int(pad),) * 4 if isinstance(pad, (int, np.integer)) else tuple(int(p) for p in pad)
-    if len(pads) == 2:
-        pads = (pads[0], pads[0], pads[1], pads[1])
-    return ConvGeom(kh, kw, sh, sw, dh, dw, mode, pads)  # type: ignore[arg-type]
+        raise unsupported(node, f"pad_mode {mode!r}")
+    return ConvGeom(kh, kw, sh, sw, dh, dw, mode, param(node, args, "pad"))
 
 
-def _check_nchw(node: Node) -> None:
-    fmt = node.attrs.get("format", node.attrs.get("data_format", "NCHW"))
-    if fmt not in ("NCHW", 0):
+def _check_nchw(node: Node, args: list[Arg]) -> None:
+    fmt = param(node, args, "data_format")
+    if fmt != "NCHW":
         raise unsupported(node, f"format {fmt!r} (only NCHW)")
 
 
@@ -198,8 +187,8 @@ def make_conv(weight: np.ndarray, groups: int, g: ConvGeom, post: Callable[[np.n
 @kernel("Conv2D")
 def build_conv2d(node: Node, args: list[Arg]) -> Kernel:
     """2-D convolution, NCHW (any groups, dilation, pad mode); a constant weight is laid out once."""
-    _check_nchw(node)
-    groups = int(node.attrs.get("group", node.attrs.get("groups", 1)))
+    _check_nchw(node, args)
+    groups = int(param(node, args, "group"))
     g = conv_geom(node, args)
     post = epilogue(node, (1, -1, 1, 1))
     if not args[1].known:
@@ -223,20 +212,18 @@ def build_conv2d_ext(node: Node, args: list[Arg]) -> Kernel:
     is the same with two more arguments before groups; only its 2-D, non-transposed form runs here.
     """
     w = np.asarray(require_known(node, args, 1, "the weight"))
-    bias = param(node, args, 2, "bias", None)
-    sh, sw = _pair(param(node, args, 3, "stride", 1), "stride", node)
-    padding = param(node, args, 4, "padding", 0)
-    dh, dw = _pair(param(node, args, 5, "dilation", 1), "dilation", node)
-    groups_index = 6
+    bias = param(node, args, "bias")
+    sh, sw = _pair(param(node, args, "stride"), "stride", node)
+    padding = param(node, args, "padding")
+    dh, dw = _pair(param(node, args, "dilation"), "dilation", node)
     if node.op == "Convolution":
-        if bool(param(node, args, 6, "transposed", False)):
+        if bool(param(node, args, "transposed")):
             raise unsupported(node, "transposed Convolution")
         if w.ndim != 4:
             raise unsupported(node, f"a {w.ndim - 2}-D Convolution (only 2-D runs on the cpu plugin)")
-        groups_index = 8
-    groups = int(param(node, args, groups_index, "groups", 1))
+    groups = int(param(node, args, "groups"))
     if node.op == "Conv2DPadding" or isinstance(padding, str):
-        mode = _pad_mode(padding)
+        mode = str(padding).lower()
         pads = (0, 0, 0, 0)
         if mode == "same" and (sh, sw) != (1, 1):
             raise unsupported(node, "padding='same' with stride > 1")
@@ -269,9 +256,9 @@ def _col2im(cols: np.ndarray, n: int, c: int, hp: int, wp: int, g: ConvGeom, ih:
 @kernel("Conv2DTranspose", "Conv2DBackpropInput")
 def build_conv2d_transpose(node: Node, args: list[Arg]) -> Kernel:
     """Transposed convolution (the input-gradient of Conv2D): one GEMM then col2im."""
-    _check_nchw(node)
+    _check_nchw(node, args)
     weight = np.asarray(require_known(node, args, 1, "the weight"), np.float32)  # (Cin_of_dout, Cout/g, kh, kw)
-    groups = int(node.attrs.get("group", node.attrs.get("groups", 1)))
+    groups = int(param(node, args, "group"))
     g = conv_geom(node, args)
     post = epilogue(node, (1, -1, 1, 1))
     ci, cog, kh, kw = weight.shape

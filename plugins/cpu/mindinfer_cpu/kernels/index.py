@@ -20,7 +20,7 @@ def _idx(indices: Any, size: int) -> np.ndarray:
 @kernel("Gather", "GatherV2")
 def build_gather(node: Node, args: list[Arg]) -> Kernel:
     """params.take(indices, axis) with optional batch_dims."""
-    batch_dims = int(param(node, args, 3, "batch_dims", 0))
+    batch_dims = int(param(node, args, "batch_dims")) if node.op == "Gather" else 0  # GatherV2 has none
 
     def run(params: Any, indices: Any, axis: Any = 0, *_: Any) -> np.ndarray:
         p = as_array(params)
@@ -66,7 +66,7 @@ def gather_nd(x: Any, indices: Any) -> Any:
 @kernel("OneHot", "OneHotExt")
 def build_one_hot(node: Node, args: list[Arg]) -> Kernel:
     """One-hot along ``axis`` with on/off values (out-of-range indices give all off)."""
-    axis = int(param(node, args, 4, "axis", -1))
+    axis = int(param(node, args, "axis"))
 
     def run(indices: Any, depth: Any, on: Any = 1, off: Any = 0, *_: Any) -> np.ndarray:
         i = as_array(indices)
@@ -113,6 +113,6 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
 @kernel("Embedding")
 def build_embedding(node: Node, args: list[Arg]) -> Kernel:
     """weight[input] (max_norm renormalization is refused)."""
-    if param(node, args, 3, "max_norm", None) is not None:
+    if param(node, args, "max_norm") is not None:
         raise unsupported(node, "max_norm")
     return lambda ids, weight, *_: np.take(as_array(weight), _idx(ids, as_array(weight).shape[0]), axis=0)

@@ -19,8 +19,8 @@ def _maybe_t(x: np.ndarray, flag: Any) -> np.ndarray:
 @kernel("MatMul", "BatchMatMul")
 def build_matmul(node: Node, args: list[Arg]) -> Kernel:
     """x @ y with optional transposes; a constant right operand is transposed once, here."""
-    ta = bool(param(node, args, 2, "transpose_a", param(node, args, 2, "transpose_x1", False)))
-    tb = bool(param(node, args, 3, "transpose_b", param(node, args, 3, "transpose_x2", False)))
+    ta = bool(param(node, args, "transpose_a"))
+    tb = bool(param(node, args, "transpose_b"))
     post = epilogue(node)
     if args[1].known:
         w = np.asarray(args[1].value)
@@ -83,7 +83,7 @@ def channel_shape(ndim: int, fmt: Any) -> tuple[int, int]:
 @kernel("BiasAdd")
 def build_bias_add(node: Node, args: list[Arg]) -> Kernel:
     """x + b along the channel axis of ``data_format``."""
-    fmt = param(node, args, 2, "data_format", param(node, args, 2, "format", 0))
+    fmt = param(node, args, "data_format")
     if fmt not in (0, 1, "NCHW", "NHWC", "NCDHW", 14):
         raise unsupported(node, f"data_format {fmt!r}")
 

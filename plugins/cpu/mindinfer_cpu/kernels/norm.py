@@ -22,11 +22,11 @@ def bn_scale_shift(scale: Any, bias: Any, mean: Any, var: Any, eps: float) -> tu
 @kernel("BatchNorm")
 def build_batch_norm(node: Node, args: list[Arg]) -> Kernel:
     """Inference BatchNorm: y = x*s + t per channel; outputs 1..4 are the running stats."""
-    training = param(node, args, 5, "is_training", False)
+    training = param(node, args, "is_training")
     if training:
         raise unsupported(node, "is_training=True (training-mode batch statistics)")
-    eps = float(param(node, args, 6, "epsilon", 1e-5))
-    fmt = param(node, args, 8, "data_format", param(node, args, 8, "format", 0))
+    eps = float(param(node, args, "epsilon"))
+    fmt = param(node, args, "data_format")
     pre = None
     if all(a.known for a in args[1:5]):
         s0, t0 = bn_scale_shift(args[1].value, args[2].value, args[3].value, args[4].value, eps)
@@ -65,9 +65,9 @@ def layer_norm(
 @kernel("LayerNorm", "LayerNormV3")
 def build_layer_norm(node: Node, args: list[Arg]) -> Kernel:
     """LayerNorm(x, gamma, beta, begin_norm_axis, begin_params_axis, epsilon) -> (y, mean, rstd)."""
-    bna = int(param(node, args, 3, "begin_norm_axis", 1))
-    bpa = int(param(node, args, 4, "begin_params_axis", 1))
-    eps = float(param(node, args, 5, "epsilon", 1e-7))
+    bna = int(param(node, args, "begin_norm_axis"))
+    bpa = int(param(node, args, "begin_params_axis"))
+    eps = float(param(node, args, "epsilon"))
 
     def run(x: np.ndarray, gamma: Any, beta: Any, *_: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         begin = bna % x.ndim
@@ -83,7 +83,7 @@ def build_layer_norm(node: Node, args: list[Arg]) -> Kernel:
 @kernel("LayerNormExt")
 def build_layer_norm_ext(node: Node, args: list[Arg]) -> Kernel:
     """LayerNormExt(input, normalized_shape, weight, bias, eps) -> (y, mean, rstd)."""
-    eps = float(param(node, args, 4, "eps", 1e-5))
+    eps = float(param(node, args, "eps"))
 
     def run(x: np.ndarray, shape: Any, weight: Any = None, bias: Any = None, *_: Any) -> tuple[np.ndarray, ...]:
         k = len(tuple(shape)) if not isinstance(shape, int) else 1
@@ -95,7 +95,7 @@ def build_layer_norm_ext(node: Node, args: list[Arg]) -> Kernel:
 @kernel("GroupNorm")
 def build_group_norm(node: Node, args: list[Arg]) -> Kernel:
     """GroupNorm(input, num_groups, weight, bias, eps) -> (y, mean, rstd)."""
-    eps = float(param(node, args, 4, "eps", 1e-5))
+    eps = float(param(node, args, "eps"))
 
     def run(x: np.ndarray, groups: Any, weight: Any = None, bias: Any = None, *_: Any) -> tuple[np.ndarray, ...]:
         n, c = x.shape[:2]
@@ -118,7 +118,7 @@ def build_group_norm(node: Node, args: list[Arg]) -> Kernel:
 @kernel("RmsNorm")
 def build_rms_norm(node: Node, args: list[Arg]) -> Kernel:
     """RmsNorm(x, gamma, epsilon) -> (y, rstd) over the last axis."""
-    eps = float(param(node, args, 2, "epsilon", 1e-6))
+    eps = float(param(node, args, "epsilon"))
 
     def run(x: np.ndarray, gamma: Any, *_: Any) -> tuple[np.ndarray, np.ndarray]:
         xf = x.astype(np.float32, copy=False)
@@ -133,8 +133,8 @@ def build_rms_norm(node: Node, args: list[Arg]) -> Kernel:
 @kernel("L2Normalize")
 def build_l2_normalize(node: Node, args: list[Arg]) -> Kernel:
     """x / max(||x||_2 over axis, epsilon)."""
-    axis = param(node, args, 1, "axis", 0)
-    eps = float(param(node, args, 2, "epsilon", 1e-4))
+    axis = param(node, args, "axis")
+    eps = float(param(node, args, "epsilon"))
 
     def run(x: np.ndarray, *_: Any) -> np.ndarray:
         ax = axes(axis, x.ndim)
@@ -147,9 +147,9 @@ def build_l2_normalize(node: Node, args: list[Arg]) -> Kernel:
 @kernel("LpNorm")
 def build_lp_norm(node: Node, args: list[Arg]) -> Kernel:
     """p-norm over axis (attributes axis, p, keep_dims, epsilon)."""
-    axis = param(node, args, 1, "axis", None)
-    p = param(node, args, 2, "p", 2)
-    keep = bool(param(node, args, 3, "keep_dims", False))
+    axis = param(node, args, "axis")
+    p = param(node, args, "p")
+    keep = bool(param(node, args, "keep_dims"))
 
     def run(x: np.ndarray, *_: Any) -> np.ndarray:
         ax = axes(axis, x.ndim)

@@ -10,7 +10,7 @@ from mindinfer.ir import Node
 
 from ..registry import Arg, Kernel, kernel, param, unsupported
 from ._epilogue import LAYOUT
-from .conv import ConvGeom, _pad_mode, _pair, pad_nchw, taps
+from .conv import ConvGeom, pad_nchw, taps
 
 
 def _out_and_pads(g: ConvGeom, h: int, w: int) -> tuple[tuple[int, int, int, int], int, int]:
@@ -83,13 +83,13 @@ def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
 
 def _pool_geom(node: Node, args: list[Arg]) -> ConvGeom:
     """Geometry of MaxPool/AvgPool (attributes or 2.x constant inputs: kernel, strides, pad_mode, format)."""
-    kh, kw = _pair(param(node, args, 1, "kernel_size", 1), "kernel_size", node)
-    sh, sw = _pair(param(node, args, 2, "strides", 1), "strides", node)
-    mode = _pad_mode(param(node, args, 3, "pad_mode", "valid"))
+    kh, kw = param(node, args, "kernel_size")
+    sh, sw = param(node, args, "strides")
+    mode = param(node, args, "pad_mode")
     if mode not in ("same", "valid"):
         raise unsupported(node, f"pad_mode {mode!r}")
-    fmt = param(node, args, 4, "format", param(node, args, 4, "data_format", "NCHW"))
-    if fmt not in ("NCHW", 0):
+    fmt = param(node, args, "data_format")
+    if fmt != "NCHW":
         raise unsupported(node, f"format {fmt!r} (only NCHW)")
     return ConvGeom(kh, kw, sh, sw, mode=mode)
 
@@ -122,8 +122,7 @@ def _geom_3d(node: Node, kernel_size: Any, strides: Any, pads6: Any, ceil: bool,
         p = (p[0], p[0], p[1], p[1], p[2], p[2])
     if k[0] != 1 or s[0] != 1 or p[0] or p[1] or d[0] != 1:
         raise unsupported(node, "a depth window other than 1 (true 3-D pooling)")
-    m = _pad_mode(mode)
-    return ConvGeom(k[1], k[2], s[1], s[2], d[1], d[2], "pad" if m == "pad" else m, (p[2], p[3], p[4], p[5]), ceil)
+    return ConvGeom(k[1], k[2], s[1], s[2], d[1], d[2], mode, (p[2], p[3], p[4], p[5]), ceil)
 
 
 def _as_2d(fn):  # type: ignore[no-untyped-def]
@@ -138,32 +137,32 @@ def _as_2d(fn):  # type: ignore[no-untyped-def]
 @kernel("AvgPool3D")
 def build_avg_pool3d(node: Node, args: list[Arg]) -> Kernel:
     """3-D average pooling with a depth window of 1 (nn.AvgPool2d with padding exports this)."""
-    a = node.attrs
+    # pad_list is what MindSpore's shape inference wrote; pad is the argument.
+    pads = node.attrs["pad_list"] if "pad_list" in node.attrs else param(node, args, "pad")
     g = _geom_3d(
         node,
-        a.get("kernel_size", 1),
-        a.get("strides", 1),
-        a.get("pad_list", a.get("pad")),
-        bool(a.get("ceil_mode", False)),
-        a.get("pad_mode", "valid"),
+        param(node, args, "kernel_size"),
+        param(node, args, "strides"),
+        pads,
+        bool(param(node, args, "ceil_mode")),
+        param(node, args, "pad_mode"),
     )
-    include = bool(a.get("count_include_pad", True))
-    divisor = int(a.get("divisor_override", 0) or 0)
+    include = bool(param(node, args, "count_include_pad"))
+    divisor = int(param(node, args, "divisor_override") or 0)
     return _as_2d(lambda x: avg_pool(x, g, include, divisor))
 
 
 @kernel("MaxPool3DWithArgmax")
 def build_max_pool3d_argmax(node: Node, args: list[Arg]) -> Kernel:
     """3-D max pooling with a depth window of 1; the argmax output is not computed (refused if used)."""
-    a = node.attrs
     g = _geom_3d(
         node,
-        a.get("ksize", 1),
-        a.get("strides", 1),
-        a.get("pads", 0),
-        bool(a.get("ceil_mode", False)),
+        param(node, args, "ksize"),
+        param(node, args, "strides"),
+        param(node, args, "pads"),
+        bool(param(node, args, "ceil_mode")),
         "pad",
-        a.get("dilation", 1),
+        param(node, args, "dilation"),
     )
     run2d = _as_2d(lambda x: max_pool(x, g))
 
@@ -177,14 +176,13 @@ def build_max_pool3d_argmax(node: Node, args: list[Arg]) -> Kernel:
 @kernel("MaxPool3D")
 def build_max_pool3d(node: Node, args: list[Arg]) -> Kernel:
     """3-D max pooling with a depth window of 1."""
-    a = node.attrs
     g = _geom_3d(
         node,
-        a.get("kernel_size", 1),
-        a.get("strides", 1),
-        a.get("pad_list", 0),
-        bool(a.get("ceil_mode", False)),
-        a.get("pad_mode", "valid"),
+        param(node, args, "kernel_size"),
+        param(node, args, "strides"),
+        param(node, args, "pad_list"),
+        bool(param(node, args, "ceil_mode")),
+        param(node, args, "pad_mode"),
     )
     return _as_2d(lambda x: max_pool(x, g))
 
@@ -194,7 +192,7 @@ def _bins(size: int, out: int) -> list[tuple[int, int]]:
 
 
 def _adaptive_sizes(node: Node, args: list[Arg], h: int, w: int) -> tuple[int, int]:
-    size = param(node, args, 1, "output_size", None)
+    size = param(node, args, "output_size")
     if size is None:
         raise unsupported(node, "no output_size")
     oh, ow = (size, size) if isinstance(size, int) else tuple(size)[-2:]

@@ -46,8 +46,8 @@ _OLD_STYLE: dict[str, Callable[..., Any]] = {
 def _old_builder(fn: Callable[..., Any]) -> Callable[[Node, list[Arg]], Kernel]:
     def build(node: Node, args: list[Arg]) -> Kernel:
         """Reduce over ``axis`` (empty = all axes, or none with ReduceSum's skip_mode)."""
-        keep = param(node, args, 2, "keep_dims", False)
-        skip = bool(param(node, args, 3, "skip_mode", False)) if node.op == "ReduceSum" else False
+        keep = param(node, args, "keep_dims")
+        skip = bool(param(node, args, "skip_mode")) if node.op == "ReduceSum" else False
 
         def run(x: np.ndarray, axis: Any = (), *_: Any) -> np.ndarray:
             if skip and (axis is None or len(np.atleast_1d(axis)) == 0):
@@ -139,8 +139,8 @@ simple("ArgMinWithValue")(_arg_with_value(np.argmin))
 def _arg_builder(fn: Callable[..., Any]) -> Callable[[Node, list[Arg]], Kernel]:
     def build(node: Node, args: list[Arg]) -> Kernel:
         """Index of the extreme value over ``axis``, in ``output_type``."""
-        axis = int(param(node, args, 1, "axis", -1))
-        dt = to_numpy_dtype(param(node, args, 2, "output_type", 34)) or np.dtype(np.int32)
+        axis = int(param(node, args, "axis"))
+        dt = to_numpy_dtype(param(node, args, "output_type")) or np.dtype(np.int32)
         return lambda x, *_: np.asarray(fn(x, axis=axis)).astype(dt)
 
     return build

@@ -72,7 +72,7 @@ def resize_bilinear(x: np.ndarray, size: tuple[int, int], align: bool, half: boo
 
 
 def _flags(node: Node, args: list[Arg]) -> tuple[bool, bool]:
-    return bool(param(node, args, 2, "align_corners", False)), bool(param(node, args, 3, "half_pixel_centers", False))
+    return bool(param(node, args, "align_corners")), bool(param(node, args, "half_pixel_centers"))
 
 
 @kernel("ResizeNearestNeighborV2")
@@ -85,9 +85,9 @@ def build_resize_nearest_v2(node: Node, args: list[Arg]) -> Kernel:
 @kernel("ResizeNearestNeighbor")
 def build_resize_nearest(node: Node, args: list[Arg]) -> Kernel:
     """Nearest resize to the ``size`` attribute."""
-    size = _size(param(node, args, 1, "size", None))
-    align = bool(param(node, args, 2, "align_corners", False))
-    half = bool(param(node, args, 3, "half_pixel_centers", False))
+    size = _size(param(node, args, "size"))
+    align = bool(param(node, args, "align_corners"))
+    half = bool(param(node, args, "half_pixel_centers"))
     return lambda x, *_: resize_nearest(as_array(x), size, align, half)
 
 
@@ -121,7 +121,7 @@ def build_upsample_nearest(node: Node, args: list[Arg]) -> Kernel:
 @kernel("UpsampleBilinear2D")
 def build_upsample_bilinear(node: Node, args: list[Arg]) -> Kernel:
     """torch bilinear upsampling (align_corners, else half-pixel with the low index clamped at 0)."""
-    align = bool(param(node, args, 3, "align_corners", False))
+    align = bool(param(node, args, "align_corners"))
     if (
         len(args) > 2
         and args[2].known

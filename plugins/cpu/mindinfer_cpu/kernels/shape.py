@@ -70,7 +70,7 @@ def expand_dims(x: Any, axis: Any) -> Any:
 @kernel("Squeeze")
 def build_squeeze(node: Node, args: list[Arg]) -> Kernel:
     """Remove size-1 axes (all of them when ``axis`` is empty)."""
-    axis = param(node, args, 1, "axis", ())
+    axis = param(node, args, "axis")
 
     def run(x: Any, *_: Any) -> Any:
         x = as_array(x)
@@ -91,29 +91,29 @@ def _same_dtype(items: Any) -> list[np.ndarray]:
 @kernel("Concat", "SequenceConcat")
 def build_concat(node: Node, args: list[Arg]) -> Kernel:
     """Concatenate a tuple of tensors along ``axis``."""
-    axis = int(param(node, args, 1, "axis", 0))
+    axis = int(param(node, args, "axis"))
     return lambda tensors, *_: np.concatenate(_same_dtype(tensors), axis=axis)
 
 
 @kernel("Stack", "StackExt")
 def build_stack(node: Node, args: list[Arg]) -> Kernel:
     """Stack a tuple of tensors along a new ``axis``."""
-    axis = int(param(node, args, 1, "axis", param(node, args, 1, "dim", 0)))
+    axis = int(param(node, args, "axis", "dim"))
     return lambda tensors, *_: np.stack(_same_dtype(tensors), axis=axis)
 
 
 @kernel("Unstack", "UnstackExtView")
 def build_unstack(node: Node, args: list[Arg]) -> Kernel:
     """Split along ``axis`` into size-1 pieces with that axis removed."""
-    axis = int(param(node, args, 1, "axis", param(node, args, 1, "dim", 0)))
+    axis = int(param(node, args, "axis", "dim"))
     return lambda x, *_: tuple(np.moveaxis(as_array(x), axis, 0))
 
 
 @kernel("Split")
 def build_split(node: Node, args: list[Arg]) -> Kernel:
     """Split into ``output_num`` equal parts along ``axis``."""
-    axis = int(param(node, args, 1, "axis", 0))
-    num = int(param(node, args, 2, "output_num", 1))
+    axis = int(param(node, args, "axis"))
+    num = int(param(node, args, "output_num"))
     return lambda x, *_: tuple(np.split(as_array(x), num, axis=axis))
 
 
@@ -178,8 +178,8 @@ def strided_slice(
 def build_strided_slice(node: Node, args: list[Arg]) -> Kernel:
     """x[begin:end:strides] with MindSpore's five masks."""
     masks = [
-        int(param(node, args, 4 + i, name, 0))
-        for i, name in enumerate(("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"))
+        int(param(node, args, name))
+        for name in (("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"))
     ]
     if all(a.known for a in args[1:4]):
         b, e, s = (args[i].value for i in (1, 2, 3))
@@ -229,9 +229,9 @@ def broadcast_to(x: Any, shape: Any) -> Any:
 @kernel("Cast")
 def build_cast(node: Node, args: list[Arg]) -> Kernel:
     """Convert to the dtype named by input 1 (MindSpore type id or name)."""
-    dt = to_numpy_dtype(param(node, args, 1, "dst_type", None))
+    dt = to_numpy_dtype(param(node, args, "dtype"))
     if dt is None:
-        raise unsupported(node, f"cast to {param(node, args, 1, 'dst_type', None)!r}")
+        raise unsupported(node, f"cast to {param(node, args, 'dtype')!r}")
     return lambda x, *_: np.asarray(x).astype(dt, copy=False)
 
 

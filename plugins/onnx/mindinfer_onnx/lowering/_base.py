@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from mindinfer.ir import Const, Node, Ref, TupleOf
+from mindinfer.primitives import RUNTIME
 
 from .._graph import GraphBuilder, Value
 
@@ -26,10 +27,6 @@ Lowering = Callable[[GraphBuilder, Node], None]
 
 #: Every lowering, by MindSpore primitive name.
 LOWERINGS: dict[str, Lowering] = {}
-
-# MindSpore's enum encodings of string arguments of primitive functions (op_enum.str_to_enum).
-PAD_MODES = {0: "pad", 1: "same", 2: "valid"}
-FORMATS = {0: "NCHW", 1: "NHWC", 14: "NCDHW", 20: "ND"}
 
 
 def lowers(*names: str) -> Callable[[Lowering], Lowering]:
@@ -45,27 +42,25 @@ def lowers(*names: str) -> Callable[[Lowering], Lowering]:
     return deco
 
 
-#: What :func:`arg` returns for an argument computed at run time.
-RUNTIME = object()
+def arg(node: Node, *names: str) -> Any:
+    """Argument ``names[0]`` by core's signature table (or the first of ``names`` the primitive has,
+    for lowerings serving primitives that name it differently: ``"axis", "dim"``); :data:`RUNTIME`
+    when computed at run time."""
+    return node.arg(_pick(node, names))
 
 
-def arg(node: Node, index: int, attr: str, default: Any = None) -> Any:
-    """An argument given as constant input ``index`` (primitive functions) or as attribute ``attr``.
-
-    Returns :data:`RUNTIME` when input ``index`` exists but is computed at run time.
-    """
-    if index < len(node.inputs):
-        item = node.inputs[index]
-        return item.value if isinstance(item, Const) else RUNTIME
-    return node.attrs.get(attr, default)
-
-
-def const_arg(b: GraphBuilder, node: Node, index: int, attr: str, default: Any = None) -> Any:
+def const_arg(b: GraphBuilder, node: Node, *names: str) -> Any:
     """Like :func:`arg`, but raises when the argument is only known at run time."""
-    value = arg(node, index, attr, default)
+    name = _pick(node, names)
+    value = node.arg(name)
     if value is RUNTIME:
-        raise b.unsupported(f"argument {index} ('{attr}') is computed at run time; only a constant is supported")
+        raise b.unsupported(f"argument {name!r} is computed at run time; only a constant is supported")
     return value
+
+
+def _pick(node: Node, names: tuple[str, ...]) -> str:
+    sig = node.signature
+    return next((n for n in names if sig is not None and n in sig.names), names[0])
 
 
 def given(node: Node, index: int) -> bool:
@@ -74,21 +69,6 @@ def given(node: Node, index: int) -> bool:
         return False
     item = node.inputs[index]
     return not (isinstance(item, Const) and item.value is None)
-
-
-def pad_mode(value: Any) -> str:
-    """'pad' | 'same' | 'valid' from an enum int or a string of any case."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return PAD_MODES.get(int(value), str(value))
-    return str(value).lower()
-
-
-def data_format(value: Any) -> str:
-    if value is None:
-        return "NCHW"
-    if isinstance(value, (int, np.integer)):
-        return FORMATS.get(int(value), str(value))
-    return str(value).upper()
 
 
 def as_tuple(value: Any, n: int | None = None) -> tuple[int, ...]:

@@ -11,12 +11,10 @@ from .._graph import GraphBuilder
 from ._base import (
     as_tuple,
     const_arg,
-    data_format,
     drop_extra_outputs,
     given,
     lowers,
     out,
-    pad_mode,
     rank_of,
     shape_of,
     x,
@@ -29,9 +27,10 @@ def _spatial(value: Any, n: int) -> list[int]:
     return list(t[-n:]) if len(t) >= n else list(t) * n
 
 
-def _nchw(b: GraphBuilder, fmt: Any) -> None:
-    if data_format(fmt) not in ("NCHW", "NCDHW", "ND"):
-        raise b.unsupported(f"data format {data_format(fmt)} is not supported; export with NCHW")
+def _nchw(b: GraphBuilder, node: Node) -> None:
+    fmt = const_arg(b, node, "data_format")
+    if fmt not in ("NCHW", "NCDHW", "ND"):
+        raise b.unsupported(f"data format {fmt} is not supported; export with NCHW")
 
 
 def _tblr_to_onnx(pads: Sequence[int]) -> list[int]:
@@ -44,13 +43,13 @@ def _tblr_to_onnx(pads: Sequence[int]) -> list[int]:
 def conv2d(b: GraphBuilder, node: Node) -> None:
     """2-D convolution; 'same' pads the extra row/column at the end (ONNX SAME_UPPER)."""
     a = node.attrs
-    _nchw(b, a.get("format"))
-    mode = pad_mode(a.get("pad_mode", "valid"))
+    _nchw(b, node)
+    mode = const_arg(b, node, "pad_mode")
     kw: dict[str, Any] = {
-        "strides": _spatial(a.get("stride", 1), 2),
-        "dilations": _spatial(a.get("dilation", 1), 2),
-        "group": int(a.get("group", a.get("groups", 1))),
-        "kernel_shape": _spatial(a["kernel_size"], 2) if "kernel_size" in a else None,
+        "strides": list(const_arg(b, node, "stride")),
+        "dilations": list(const_arg(b, node, "dilation")),
+        "group": int(const_arg(b, node, "group")),
+        "kernel_shape": list(const_arg(b, node, "kernel_size")),
     }
     shape = shape_of(b, node, 0)
     static = shape is not None and len(shape) == 4 and all(d >= 0 for d in shape[2:])
@@ -63,30 +62,29 @@ def conv2d(b: GraphBuilder, node: Node) -> None:
             raise b.unsupported("'same' padding with dilation needs static spatial input dims")
         kw["auto_pad"] = "SAME_UPPER"
     elif mode == "pad":
-        kw["pads"] = _tblr_to_onnx(as_tuple(a.get("pad_list", a.get("pad", 0)), 4))
+        # pad_list is what MindSpore's shape inference wrote; pad is the argument.
+        kw["pads"] = _tblr_to_onnx(as_tuple(a["pad_list"], 4) if "pad_list" in a else const_arg(b, node, "pad"))
     out(b, node, b.op1("Conv", [x(b, node, 0), x(b, node, 1)], **kw))
 
 
 @lowers("Conv2DExt", "Conv2DPadding", "Convolution")
 def conv2d_ext(b: GraphBuilder, node: Node) -> None:
     """mint conv2d(input, weight, bias, stride, padding, dilation, groups); padding ints or 'same'/'valid'."""
-    transposed = node.op == "Convolution" and bool(const_arg(b, node, 6, "transposed", False))
+    transposed = node.op == "Convolution" and bool(const_arg(b, node, "transposed"))
     if transposed:
         raise b.unsupported("transposed Convolution is not supported")
-    groups_index = 8 if node.op == "Convolution" else 6
     if node.op == "Convolution" and rank_of(b, node, 1) != 4:
         raise b.unsupported("only 2-D Convolution is supported")
-    stride = _spatial(const_arg(b, node, 3, "stride", 1), 2)
-    dilation = _spatial(const_arg(b, node, 5, "dilation", 1), 2)
-    padding = const_arg(b, node, 4, "padding", 0)
+    stride = _spatial(const_arg(b, node, "stride"), 2)
+    dilation = _spatial(const_arg(b, node, "dilation"), 2)
+    padding = const_arg(b, node, "padding")
     kw: dict[str, Any] = {
         "strides": stride,
         "dilations": dilation,
-        "group": int(const_arg(b, node, groups_index, "groups", 1)),
+        "group": int(const_arg(b, node, "groups")),
     }
     if node.op == "Conv2DPadding":
-        mode = pad_mode(padding)
-        if mode == "same":
+        if padding == "same":
             w = shape_of(b, node, 1)
             if w is None or len(w) != 4:
                 raise b.unsupported("'same' padding needs the weight shape")
@@ -103,12 +101,12 @@ def conv2d_ext(b: GraphBuilder, node: Node) -> None:
 def conv2d_transpose(b: GraphBuilder, node: Node) -> None:
     """Transposed convolution to the exported output size (input 2)."""
     a = node.attrs
-    _nchw(b, a.get("format"))
-    size = const_arg(b, node, 2, "input_size")
+    _nchw(b, node)
+    size = const_arg(b, node, "input_sizes")
     in_shape, w_shape = shape_of(b, node, 0), shape_of(b, node, 1)
     if size is None or in_shape is None or w_shape is None or any(d < 0 for d in in_shape[2:]):
         raise b.unsupported("Conv2DTranspose needs static spatial input and output sizes")
-    strides, dil = _spatial(a.get("stride", 1), 2), _spatial(a.get("dilation", 1), 2)
+    strides, dil = list(const_arg(b, node, "stride")), list(const_arg(b, node, "dilation"))
     t, bt, lf, rt = as_tuple(a.get("pad_list", (0, 0, 0, 0)), 4)
     begin, end = [t, lf], [bt, rt]
     out_pad = []
@@ -123,7 +121,7 @@ def conv2d_transpose(b: GraphBuilder, node: Node) -> None:
     kw = {
         "strides": strides,
         "dilations": dil,
-        "group": int(a.get("group", 1)),
+        "group": int(const_arg(b, node, "group")),
         "pads": begin + end,
         "output_padding": out_pad if any(out_pad) else None,
     }
@@ -133,10 +131,10 @@ def conv2d_transpose(b: GraphBuilder, node: Node) -> None:
 @lowers("MaxPool")
 def max_pool(b: GraphBuilder, node: Node) -> None:
     """Max pooling, 'same' or 'valid'."""
-    kernel = _spatial(const_arg(b, node, 1, "kernel_size"), 2)
-    strides = _spatial(const_arg(b, node, 2, "strides"), 2)
-    mode = pad_mode(const_arg(b, node, 3, "pad_mode", "valid"))
-    _nchw(b, const_arg(b, node, 4, "format", "NCHW"))
+    kernel = list(const_arg(b, node, "kernel_size"))
+    strides = list(const_arg(b, node, "strides"))
+    mode = const_arg(b, node, "pad_mode")
+    _nchw(b, node)
     auto_pad = "SAME_UPPER" if mode == "same" else "VALID"
     out(b, node, b.op1("MaxPool", [x(b, node, 0)], kernel_shape=kernel, strides=strides, auto_pad=auto_pad))
     drop_extra_outputs(b, node, 1, "pooling argmax")
@@ -145,10 +143,10 @@ def max_pool(b: GraphBuilder, node: Node) -> None:
 @lowers("AvgPool")
 def avg_pool(b: GraphBuilder, node: Node) -> None:
     """Average pooling; 'same' windows at the border average only the real elements."""
-    kernel = _spatial(const_arg(b, node, 1, "kernel_size"), 2)
-    strides = _spatial(const_arg(b, node, 2, "strides"), 2)
-    mode = pad_mode(const_arg(b, node, 3, "pad_mode", "valid"))
-    _nchw(b, const_arg(b, node, 4, "data_format", "NCHW"))
+    kernel = list(const_arg(b, node, "kernel_size"))
+    strides = list(const_arg(b, node, "strides"))
+    mode = const_arg(b, node, "pad_mode")
+    _nchw(b, node)
     if mode == "pad":
         raise b.unsupported("AvgPool with pad_mode 'pad' is not supported")
     auto_pad = "SAME_UPPER" if mode == "same" else "VALID"
@@ -165,20 +163,20 @@ def avg_pool(b: GraphBuilder, node: Node) -> None:
 def avg_pool3d(b: GraphBuilder, node: Node) -> None:
     """3-D average pooling with explicit pads (what nn.AvgPool2d with padding exports)."""
     a = node.attrs
-    _nchw(b, a.get("format"))
-    if int(a.get("divisor_override", 0) or 0):
+    _nchw(b, node)
+    if int(const_arg(b, node, "divisor_override") or 0):
         raise b.unsupported("AvgPool3D with divisor_override is not supported")
-    mode = pad_mode(a.get("pad_mode", "valid"))
+    mode = const_arg(b, node, "pad_mode")
     kw: dict[str, Any] = {
-        "kernel_shape": _spatial(a["kernel_size"], 3),
-        "strides": _spatial(a.get("strides", 1), 3),
-        "ceil_mode": int(bool(a.get("ceil_mode", False))),
-        "count_include_pad": int(bool(a.get("count_include_pad", True))),
+        "kernel_shape": _spatial(const_arg(b, node, "kernel_size"), 3),
+        "strides": _spatial(const_arg(b, node, "strides"), 3),
+        "ceil_mode": int(bool(const_arg(b, node, "ceil_mode"))),
+        "count_include_pad": int(bool(const_arg(b, node, "count_include_pad"))),
     }
     if mode == "same":
         kw["auto_pad"] = "SAME_UPPER"
     elif mode == "pad":
-        f, bk, t, bt, lf, rt = as_tuple(a.get("pad_list", a.get("pad", 0)), 6)
+        f, bk, t, bt, lf, rt = as_tuple(a["pad_list"] if "pad_list" in a else const_arg(b, node, "pad"), 6)
         kw["pads"] = [f, t, lf, bk, bt, rt]
     out(b, node, b.op1("AveragePool", [x(b, node, 0)], **kw))
 
@@ -187,12 +185,12 @@ def avg_pool3d(b: GraphBuilder, node: Node) -> None:
 def max_pool3d(b: GraphBuilder, node: Node) -> None:
     """3-D max pooling: 'same', 'valid' or explicit pads (front, back, top, bottom, left, right)."""
     a = node.attrs
-    _nchw(b, a.get("format"))
-    mode = pad_mode(a.get("pad_mode", "valid"))
+    _nchw(b, node)
+    mode = const_arg(b, node, "pad_mode")
     kw: dict[str, Any] = {
-        "kernel_shape": _spatial(a["kernel_size"], 3),
-        "strides": _spatial(a.get("strides", 1), 3),
-        "ceil_mode": int(bool(a.get("ceil_mode", False))),
+        "kernel_shape": _spatial(const_arg(b, node, "kernel_size"), 3),
+        "strides": _spatial(const_arg(b, node, "strides"), 3),
+        "ceil_mode": int(bool(const_arg(b, node, "ceil_mode"))),
     }
     if mode == "same":
         kw["auto_pad"] = "SAME_UPPER"
@@ -205,15 +203,14 @@ def max_pool3d(b: GraphBuilder, node: Node) -> None:
 @lowers("MaxPool3DWithArgmax")
 def max_pool3d_argmax(b: GraphBuilder, node: Node) -> None:
     """3-D max pooling with symmetric pads, dilation, ceil mode (nn.MaxPool2d with padding)."""
-    a = node.attrs
-    _nchw(b, a.get("format"))
-    pads = list(as_tuple(a.get("pads", 0), 3))
+    _nchw(b, node)
+    pads = list(as_tuple(const_arg(b, node, "pads"), 3))
     kw = {
-        "kernel_shape": _spatial(a["ksize"], 3),
-        "strides": _spatial(a.get("strides", 1), 3),
-        "dilations": _spatial(a.get("dilation", 1), 3),
+        "kernel_shape": _spatial(const_arg(b, node, "ksize"), 3),
+        "strides": _spatial(const_arg(b, node, "strides"), 3),
+        "dilations": _spatial(const_arg(b, node, "dilation"), 3),
         "pads": pads + pads,
-        "ceil_mode": int(bool(a.get("ceil_mode", False))),
+        "ceil_mode": int(bool(const_arg(b, node, "ceil_mode"))),
     }
     out(b, node, b.op1("MaxPool", [x(b, node, 0)], **kw))
     drop_extra_outputs(b, node, 1, "pooling argmax")
@@ -222,7 +219,7 @@ def max_pool3d_argmax(b: GraphBuilder, node: Node) -> None:
 @lowers("AdaptiveAvgPool2D", "AdaptiveMaxPool2D", "AdaptiveAvgPool2DExt")
 def adaptive_pool(b: GraphBuilder, node: Node) -> None:
     """Adaptive pooling: global pooling, or bins [floor(i*n/o), ceil((i+1)*n/o)) per axis."""
-    size = const_arg(b, node, 1, "output_size")
+    size = const_arg(b, node, "output_size")
     is_max = node.op == "AdaptiveMaxPool2D"
     shape = shape_of(b, node, 0)
     if shape is None:

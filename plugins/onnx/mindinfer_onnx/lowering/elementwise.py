@@ -103,7 +103,8 @@ _SUB_ALPHA = ("SubExt", "InplaceSubExt", "InplaceSubScalar", "SubScalar", "Subs"
 @lowers(*_ADD_ALPHA, *_SUB_ALPHA)
 def add_alpha(b: GraphBuilder, node: Node) -> None:
     """input +/- alpha * other."""
-    alpha = const_arg(b, node, 2, "alpha", 1)
+    # Adds/Subs (older primitive names) take no alpha.
+    alpha = const_arg(b, node, "alpha") if node.op not in ("Adds", "Subs") else 1
     other = _typed(b, node, 1)
     if alpha != 1:
         other = b.op1("Mul", [other, b.const(alpha, out_dtype(node))])
@@ -275,14 +276,14 @@ def gelu(b: GraphBuilder, node: Node) -> None:
 @lowers("Elu")
 def elu(b: GraphBuilder, node: Node) -> None:
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    alpha = const_arg(b, node, 1, "alpha", 1.0)
+    alpha = const_arg(b, node, "alpha")
     out(b, node, b.op1("Elu", [_typed(b, node, 0)], alpha=float(alpha)))
 
 
 @lowers("LeakyReLU", "LeakyReLUExt")
 def leaky_relu(b: GraphBuilder, node: Node) -> None:
     """x if x >= 0 else negative_slope * x."""
-    slope = const_arg(b, node, 1, "alpha", node.attrs.get("negative_slope", 0.01))
+    slope = const_arg(b, node, "alpha", "negative_slope")
     out(b, node, b.op1("LeakyRelu", [_typed(b, node, 0)], alpha=float(slope)))
 
 
@@ -302,7 +303,7 @@ def clamp(b: GraphBuilder, node: Node) -> None:
     """min(max(x, lo), hi) with either bound optional."""
     v = first = _typed(b, node, 0)
     for index, attr, op in ((1, "min", "Max"), (2, "max", "Min")):
-        if arg(node, index, attr) is not None:
+        if arg(node, attr) is not None:
             v = b.op1(op, [v, x(b, node, index, out_dtype(node))])
     out(b, node, b.op1("Identity", [v]) if v == first else v)
 
@@ -310,7 +311,7 @@ def clamp(b: GraphBuilder, node: Node) -> None:
 @lowers("Round")
 def round_(b: GraphBuilder, node: Node) -> None:
     """Round half to even (MindSpore and ONNX agree); decimals must be 0."""
-    decimals = const_arg(b, node, 1, "decimals", 0)
+    decimals = const_arg(b, node, "decimals")
     if decimals not in (0, None):
         raise b.unsupported(f"Round with decimals={decimals} is not supported")
     out(b, node, b.op1("Round", [_typed(b, node, 0)]))
@@ -390,7 +391,7 @@ def div_no_nan(b: GraphBuilder, node: Node) -> None:
 @lowers("GeluExt")
 def gelu_ext(b: GraphBuilder, node: Node) -> None:
     """mint gelu: exact (erf) or the tanh approximation (approximate = 1)."""
-    approximate = const_arg(b, node, 1, "approximate", 0)
+    approximate = const_arg(b, node, "approximate")
     if approximate in (1, "tanh"):
         gelu(b, node)
         return
@@ -403,8 +404,8 @@ def gelu_ext(b: GraphBuilder, node: Node) -> None:
 @lowers("SoftplusExt")
 def softplus_ext(b: GraphBuilder, node: Node) -> None:
     """log(1 + exp(beta x)) / beta, x where beta x > threshold."""
-    beta = float(const_arg(b, node, 1, "beta", 1))
-    threshold = float(const_arg(b, node, 2, "threshold", 20))
+    beta = float(const_arg(b, node, "beta"))
+    threshold = float(const_arg(b, node, "threshold"))
     v = _typed(b, node, 0)
     dt = out_dtype(node) or np.dtype("float32")
     bx = b.op1("Mul", [v, b.const(beta, dt)])
@@ -415,7 +416,7 @@ def softplus_ext(b: GraphBuilder, node: Node) -> None:
 @lowers("HShrink", "HardShrink")
 def hard_shrink(b: GraphBuilder, node: Node) -> None:
     """x where |x| > lambd, else 0."""
-    lambd = float(const_arg(b, node, 1, "lambd", 0.5))
+    lambd = float(const_arg(b, node, "lambd"))
     out(b, node, b.op1("Shrink", [_typed(b, node, 0)], lambd=lambd, bias=0.0))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mindinfer.ir import Node
 
 from .._graph import GraphBuilder
-from ._base import const_arg, data_format, given, lowers, out, out_dtype, rank_of, x
+from ._base import const_arg, given, lowers, out, out_dtype, rank_of, x
 
 
 def _transposed(b: GraphBuilder, node: Node, index: int) -> str:
@@ -22,8 +22,8 @@ def _operand(b: GraphBuilder, node: Node, index: int, transpose: bool) -> str:
 @lowers("MatMul", "BatchMatMul")
 def matmul(b: GraphBuilder, node: Node) -> None:
     """a @ b with optional transposes of either operand (numpy broadcasting of batch axes)."""
-    ta = bool(const_arg(b, node, 2, "transpose_a", False))
-    tb = bool(const_arg(b, node, 3, "transpose_b", False))
+    ta = bool(const_arg(b, node, "transpose_a"))
+    tb = bool(const_arg(b, node, "transpose_b"))
     out(b, node, b.op1("MatMul", [_operand(b, node, 0, ta), _operand(b, node, 1, tb)]))
 
 
@@ -45,7 +45,7 @@ def dense(b: GraphBuilder, node: Node) -> None:
 @lowers("BiasAdd")
 def bias_add(b: GraphBuilder, node: Node) -> None:
     """x + bias along the channel axis (axis 1 in NCHW, the last axis in NHWC)."""
-    fmt = data_format(const_arg(b, node, 2, "data_format", node.attrs.get("format", 0)))
+    fmt = const_arg(b, node, "data_format")
     rank = rank_of(b, node, 0)
     bias = x(b, node, 1, out_dtype(node))
     if fmt in ("NCHW", "NCDHW", "ND") and rank > 2:

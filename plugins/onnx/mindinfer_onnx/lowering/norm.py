@@ -6,17 +6,17 @@ import numpy as np
 from mindinfer.ir import Node
 
 from .._graph import GraphBuilder
-from ._base import as_tuple, const_arg, data_format, drop_extra_outputs, given, lowers, out, out_dtype, rank_of, x
+from ._base import as_tuple, const_arg, drop_extra_outputs, given, lowers, out, out_dtype, rank_of, x
 
 
 @lowers("BatchNorm")
 def batch_norm(b: GraphBuilder, node: Node) -> None:
     """Inference batch norm with the moving statistics (x, scale, bias, mean, variance, ...)."""
-    if const_arg(b, node, 5, "is_training", False):
+    if const_arg(b, node, "is_training"):
         raise b.unsupported("BatchNorm in training mode (batch statistics) is not supported; export in eval mode")
-    if data_format(const_arg(b, node, 8, "data_format", 0)) not in ("NCHW", "ND"):
+    if const_arg(b, node, "data_format") not in ("NCHW", "ND"):
         raise b.unsupported("BatchNorm in NHWC format is not supported")
-    eps = float(const_arg(b, node, 6, "epsilon", 1e-5))
+    eps = float(const_arg(b, node, "epsilon"))
     ins = [x(b, node, i) for i in range(5)]
     out(b, node, b.op1("BatchNormalization", ins, epsilon=eps))
     drop_extra_outputs(b, node, 1, "BatchNorm batch statistics are only computed in training")
@@ -52,28 +52,28 @@ def layer_norm(b: GraphBuilder, node: Node) -> None:
 
     LayerNormV3 has LayerNorm's arguments (x, gamma, beta, begin_norm_axis, begin_params_axis, epsilon).
     """
-    axis = int(const_arg(b, node, 3, "begin_norm_axis", 1))
-    params_axis = int(const_arg(b, node, 4, "begin_params_axis", 1))
-    eps = float(const_arg(b, node, 5, "epsilon", 1e-7))
+    axis = int(const_arg(b, node, "begin_norm_axis"))
+    params_axis = int(const_arg(b, node, "begin_params_axis"))
+    eps = float(const_arg(b, node, "epsilon"))
     _layer_norm(b, node, x(b, node, 0), x(b, node, 1), x(b, node, 2), axis, eps, params_axis)
 
 
 @lowers("LayerNormExt")
 def layer_norm_ext(b: GraphBuilder, node: Node) -> None:
     """mint layer_norm(input, normalized_shape, weight, bias, eps)."""
-    shape = as_tuple(const_arg(b, node, 1, "normalized_shape"))
+    shape = as_tuple(const_arg(b, node, "normalized_shape"))
     axis = rank_of(b, node, 0) - len(shape)
     gamma = x(b, node, 2) if given(node, 2) else None
     beta = x(b, node, 3) if given(node, 3) else None
-    eps = float(const_arg(b, node, 4, "eps", 1e-5))
+    eps = float(const_arg(b, node, "eps"))
     _layer_norm(b, node, x(b, node, 0), gamma, beta, axis, eps, axis)
 
 
 @lowers("GroupNorm")
 def group_norm(b: GraphBuilder, node: Node) -> None:
     """Normalize over (C/G, H, W) per group, then per-channel gamma and beta."""
-    groups = int(const_arg(b, node, 1, "num_groups"))
-    eps = float(const_arg(b, node, 4, "eps", 1e-5))
+    groups = int(const_arg(b, node, "num_groups"))
+    eps = float(const_arg(b, node, "eps"))
     rank = rank_of(b, node, 0)
     dt = out_dtype(node) or np.dtype("float32")
     v = x(b, node, 0)
@@ -98,7 +98,7 @@ def rms_norm(b: GraphBuilder, node: Node) -> None:
 
     The mean runs over the trailing axes that gamma covers (at least the last one).
     """
-    eps = float(const_arg(b, node, 2, "epsilon", 1e-6))
+    eps = float(const_arg(b, node, "epsilon"))
     rank = rank_of(b, node, 0)
     axes = list(range(rank - max(rank_of(b, node, 1), 1), rank))
     dt = out_dtype(node) or np.dtype("float32")
@@ -111,7 +111,8 @@ def rms_norm(b: GraphBuilder, node: Node) -> None:
 
 
 def _axis(b: GraphBuilder, node: Node, default: int = -1) -> int:
-    axis = const_arg(b, node, 1, "axis", default)
+    axis = const_arg(b, node, "axis", "dim")
+    axis = default if axis is None else axis
     t = as_tuple(axis)
     if len(t) != 1:
         raise b.unsupported(f"{node.op} over several axes {t} is not supported")
@@ -133,8 +134,8 @@ def log_softmax(b: GraphBuilder, node: Node) -> None:
 @lowers("L2Normalize")
 def l2_normalize(b: GraphBuilder, node: Node) -> None:
     """x / sqrt(max(sum(x^2, axis), epsilon))."""
-    axes = list(as_tuple(const_arg(b, node, 1, "axis", 0)))
-    eps = float(const_arg(b, node, 2, "epsilon", 1e-4))
+    axes = list(as_tuple(const_arg(b, node, "axis")))
+    eps = float(const_arg(b, node, "epsilon"))
     dt = out_dtype(node) or np.dtype("float32")
     v = x(b, node, 0)
     ss = b.reduce("ReduceSum", b.op1("Mul", [v, v]), axes, True)

@@ -21,7 +21,7 @@ _REDUCE = {
 
 
 def _axes(b: GraphBuilder, node: Node) -> list[int]:
-    axis = arg(node, 1, "axis")
+    axis = arg(node, "axis", "dim")
     if axis is RUNTIME:
         raise b.unsupported("reduction axes computed at run time are not supported")
     return [] if axis is None else list(as_tuple(axis))
@@ -30,7 +30,7 @@ def _axes(b: GraphBuilder, node: Node) -> list[int]:
 @lowers(*_REDUCE)
 def reduce(b: GraphBuilder, node: Node) -> None:
     """Reduce over the given axes; the result is cast to the exported output dtype."""
-    keep = bool(const_arg(b, node, 2, "keep_dims", False))
+    keep = bool(const_arg(b, node, "keep_dims", "keepdim"))
     v = b.reduce(_REDUCE[node.op], x(b, node, 0), _axes(b, node), keep)
     dt = out_dtype(node)
     out(b, node, b.cast(v, dt) if dt is not None else v)
@@ -39,7 +39,7 @@ def reduce(b: GraphBuilder, node: Node) -> None:
 @lowers("ReduceAll", "ReduceAny")
 def reduce_bool(b: GraphBuilder, node: Node) -> None:
     """Logical and/or over axes: min/max of the booleans as int32."""
-    keep = bool(const_arg(b, node, 2, "keep_dims", False))
+    keep = bool(const_arg(b, node, "keep_dims"))
     as_int = b.cast(x(b, node, 0), "int32")
     op = "ReduceMin" if node.op == "ReduceAll" else "ReduceMax"
     out(b, node, b.cast(b.reduce(op, as_int, _axes(b, node), keep), "bool"))
@@ -54,8 +54,8 @@ def reduce_all(b: GraphBuilder, node: Node) -> None:
 @lowers("ArgMaxWithValue", "ArgMinWithValue")
 def arg_with_value(b: GraphBuilder, node: Node) -> None:
     """(index, value) of the max/min along axis; ties give the first index, like MindSpore."""
-    axis = int(const_arg(b, node, 1, "axis", 0))
-    keep = bool(const_arg(b, node, 2, "keep_dims", False))
+    axis = int(const_arg(b, node, "axis"))
+    keep = bool(const_arg(b, node, "keep_dims"))
     v = x(b, node, 0)
     is_max = node.op == "ArgMaxWithValue"
     index = b.op1("ArgMax" if is_max else "ArgMin", [v], axis=axis, keepdims=int(keep))
@@ -67,8 +67,8 @@ def arg_with_value(b: GraphBuilder, node: Node) -> None:
 @lowers("Argmax", "Argmin", "ArgMaxExt", "ArgMinExt")
 def argmax(b: GraphBuilder, node: Node) -> None:
     """Index of the max/min along axis (Argmax(x, axis, output_type); ArgMaxExt(x, dim, keepdim))."""
-    axis = const_arg(b, node, 1, "axis", -1)
-    keep = bool(const_arg(b, node, 2, "keepdim", False)) if node.op.endswith("Ext") else False
+    axis = const_arg(b, node, "axis", "dim")
+    keep = bool(const_arg(b, node, "output_type", "keepdim")) if node.op.endswith("Ext") else False
     v = x(b, node, 0)
     if axis is None:
         v = b.op1("Reshape", [v, b.ints([-1])])
@@ -81,8 +81,8 @@ def argmax(b: GraphBuilder, node: Node) -> None:
 @lowers("MaxDim", "MinDim")
 def max_min_dim(b: GraphBuilder, node: Node) -> None:
     """(values, int64 indices) of the max/min along dim (mint.max/min(x, dim, keepdim)); ties give the first."""
-    dim = int(const_arg(b, node, 1, "dim"))
-    keep = bool(const_arg(b, node, 2, "keepdim", False))
+    dim = int(const_arg(b, node, "dim"))
+    keep = bool(const_arg(b, node, "keepdim"))
     v = x(b, node, 0)
     is_max = node.op == "MaxDim"
     index = b.op1("ArgMax" if is_max else "ArgMin", [v], axis=dim, keepdims=int(keep))
@@ -94,7 +94,7 @@ def max_min_dim(b: GraphBuilder, node: Node) -> None:
 def log_sum_exp(b: GraphBuilder, node: Node) -> None:
     """log(sum(exp(x))) over dim, shifted by the maximum so that exp cannot overflow."""
     axes = _axes(b, node)
-    keep = bool(const_arg(b, node, 2, "keepdim", False))
+    keep = bool(const_arg(b, node, "keepdim"))
     v = x(b, node, 0)
     m = b.reduce("ReduceMax", v, axes, True)
     s = b.reduce("ReduceSum", b.op1("Exp", [b.op1("Sub", [v, m])]), axes, keep)
@@ -106,8 +106,8 @@ def log_sum_exp(b: GraphBuilder, node: Node) -> None:
 def reduce_std(b: GraphBuilder, node: Node) -> None:
     """(std, mean) over axes; unbiased divides by N - 1."""
     axes = _axes(b, node)
-    unbiased = bool(const_arg(b, node, 2, "unbiased", True))
-    keep = bool(const_arg(b, node, 3, "keep_dims", False))
+    unbiased = bool(const_arg(b, node, "unbiased"))
+    keep = bool(const_arg(b, node, "keep_dims"))
     std, mean = _moments(b, node, axes, 1 if unbiased else 0, keep, sqrt=True)
     out(b, node, std, 0)
     out(b, node, mean, 1)
@@ -117,8 +117,8 @@ def reduce_std(b: GraphBuilder, node: Node) -> None:
 def std_var(b: GraphBuilder, node: Node) -> None:
     """mint std/var(input, dim, correction, keepdim)."""
     axes = _axes(b, node)
-    correction = int(const_arg(b, node, 2, "correction", 1))
-    keep = bool(const_arg(b, node, 3, "keepdim", False))
+    correction = int(const_arg(b, node, "correction"))
+    keep = bool(const_arg(b, node, "keepdim"))
     out(b, node, _moments(b, node, axes, correction, keep, sqrt=node.op == "Std")[0])
 
 
@@ -140,9 +140,9 @@ def _moments(b: GraphBuilder, node: Node, axes: list[int], correction: int, keep
 @lowers("LpNorm")
 def lp_norm(b: GraphBuilder, node: Node) -> None:
     """(sum |x|^p)^(1/p) over axes (p = 1 or 2)."""
-    p = int(const_arg(b, node, 1, "p", 2))
-    axes = list(as_tuple(const_arg(b, node, 2, "axis", ())))
-    keep = bool(const_arg(b, node, 3, "keep_dims", False))
+    p = int(const_arg(b, node, "p"))
+    axes = list(as_tuple(const_arg(b, node, "axis")))
+    keep = bool(const_arg(b, node, "keep_dims"))
     if p not in (1, 2):
         raise b.unsupported(f"LpNorm with p={p} is not supported")
     out(b, node, b.reduce("ReduceL2" if p == 2 else "ReduceL1", x(b, node, 0), axes, keep))
@@ -151,7 +151,7 @@ def lp_norm(b: GraphBuilder, node: Node) -> None:
 @lowers("TopK")
 def top_k(b: GraphBuilder, node: Node) -> None:
     """The k largest values along the last axis and their indices (lower index first on ties)."""
-    k = b.ints([int(const_arg(b, node, 1, "k"))])
+    k = b.ints([int(const_arg(b, node, "k"))])
     values, indices = b.op("TopK", [x(b, node, 0), k], 2, axis=-1, largest=1, sorted=1)
     out(b, node, values, 0)
     out(b, node, b.cast(indices, out_dtype(node, 1) or "int32"), 1)
@@ -160,13 +160,13 @@ def top_k(b: GraphBuilder, node: Node) -> None:
 @lowers("CumSum", "CumsumExt")
 def cumsum(b: GraphBuilder, node: Node) -> None:
     """Running sum along an axis, optionally exclusive and/or reversed."""
-    axis = b.ints([int(const_arg(b, node, 1, "axis"))])
+    axis = b.ints([int(const_arg(b, node, "axis", "dim"))])
     if node.op == "CumsumExt":
         exclusive, reverse = 0, 0
         dt = out_dtype(node)
     else:
-        exclusive = int(bool(const_arg(b, node, 2, "exclusive", False)))
-        reverse = int(bool(const_arg(b, node, 3, "reverse", False)))
+        exclusive = int(bool(const_arg(b, node, "exclusive")))
+        reverse = int(bool(const_arg(b, node, "reverse")))
         dt = None
     v = x(b, node, 0, dt)
     out(b, node, b.op1("CumSum", [v, b.op1("Reshape", [axis, b.ints([])])], exclusive=exclusive, reverse=reverse))
@@ -181,9 +181,9 @@ _CUMPROD_MAX_LEN = 256
 def cumprod(b: GraphBuilder, node: Node) -> None:
     """Running product along an axis of static length, optionally exclusive and/or reversed."""
     shape = shape_of(b, node, 0)
-    axis = int(const_arg(b, node, 1, "axis"))
-    exclusive = bool(const_arg(b, node, 2, "exclusive", False))
-    reverse = bool(const_arg(b, node, 3, "reverse", False))
+    axis = int(const_arg(b, node, "axis"))
+    exclusive = bool(const_arg(b, node, "exclusive"))
+    reverse = bool(const_arg(b, node, "reverse"))
     if shape is None or not -len(shape) <= axis < len(shape) or shape[axis] < 0:
         raise b.unsupported("CumProd needs a static length along its axis", "CumProd")
     axis %= len(shape)

@@ -165,7 +165,7 @@ def bool_not(b: GraphBuilder, node: Node) -> None:
 def scalar_cast(b: GraphBuilder, node: Node) -> None:
     """A scalar converted to int, float or bool."""
     a, dt = scalar(b, node, 0)
-    target = to_numpy_dtype(const_arg(b, node, 1, "dtype")) or dt
+    target = to_numpy_dtype(const_arg(b, node, "input_y")) or dt
     if target.kind == "f":
         target = np.dtype("float64")
     elif target.kind in "iu":
@@ -178,7 +178,7 @@ def scalar_cast(b: GraphBuilder, node: Node) -> None:
 def scalar_to_tensor(b: GraphBuilder, node: Node) -> None:
     """A 0-d tensor of the requested dtype."""
     a, dt = scalar(b, node, 0)
-    target = to_numpy_dtype(const_arg(b, node, 1, "dtype")) or (np.dtype("float32") if dt.kind == "f" else dt)
+    target = to_numpy_dtype(const_arg(b, node, "dtype")) or (np.dtype("float32") if dt.kind == "f" else dt)
     out(b, node, b.op1("Identity", [b.cast(a, target)]))
 
 
@@ -202,7 +202,7 @@ def tensor_to_tuple(b: GraphBuilder, node: Node) -> None:
 @lowers("TupleToTensor", "ListToTensor")
 def tuple_to_tensor(b: GraphBuilder, node: Node) -> None:
     """A 1-D tensor from a tuple of scalars."""
-    target = to_numpy_dtype(const_arg(b, node, 1, "dtype"))
+    target = to_numpy_dtype(const_arg(b, node, "dtype"))
     item = node.inputs[0]
     if isinstance(item, Const):
         out(b, node, b.const(np.asarray(item.value, dtype=target)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from mindinfer.errors import UnsupportedOpError
 from mindinfer.ir import Const, Node, Ref, TupleOf
 
 from .._graph import GraphBuilder
@@ -33,7 +32,8 @@ def _shape_input(b: GraphBuilder, node: Node, index: int) -> tuple[str, bool]:
     """A target shape (constant tuple, tuple of run-time scalars, or a tensor) as int64; and zero-present."""
     item = node.inputs[index] if index < len(node.inputs) else None
     if item is None or (isinstance(item, Const) and item.value is not None):
-        value = const_arg(b, node, index, "shape")
+        param = node.signature.at(index) if node.signature is not None else None
+        value = const_arg(b, node, param.name if param is not None else "shape")
         dims = as_tuple(value)
         return b.ints(dims, "shape"), 0 in dims
     if isinstance(item, TupleOf):
@@ -59,7 +59,7 @@ def reshape(b: GraphBuilder, node: Node) -> None:
 @lowers("Transpose", "TransposeView")
 def transpose(b: GraphBuilder, node: Node) -> None:
     """Permute axes."""
-    perm = [int(p) for p in as_tuple(const_arg(b, node, 1, "perm"))]
+    perm = [int(p) for p in as_tuple(const_arg(b, node, "dims", "input_perm"))]
     rank = len(perm)
     out(b, node, b.op1("Transpose", [x(b, node, 0)], perm=[p % rank if rank else p for p in perm]))
 
@@ -69,7 +69,7 @@ def transpose_ext_view(b: GraphBuilder, node: Node) -> None:
     """mint.transpose(input, dim0, dim1): swap two axes."""
     rank = rank_of(b, node, 0)
     perm = list(range(rank))
-    d0, d1 = (int(const_arg(b, node, i, name)) % max(rank, 1) for i, name in ((1, "dim0"), (2, "dim1")))
+    d0, d1 = (int(const_arg(b, node, name)) % max(rank, 1) for name in ("dim0", "dim1"))
     perm[d0], perm[d1] = perm[d1], perm[d0]
     out(b, node, b.op1("Transpose", [x(b, node, 0)], perm=perm))
 
@@ -87,8 +87,8 @@ def flatten_ext(b: GraphBuilder, node: Node) -> None:
     if rank == 0:
         out(b, node, b.op1("Reshape", [x(b, node, 0), b.ints([1])]))
         return
-    start = int(const_arg(b, node, 1, "start_dim", 0)) % rank
-    end = int(const_arg(b, node, 2, "end_dim", -1)) % rank
+    start = int(const_arg(b, node, "start_dim")) % rank
+    end = int(const_arg(b, node, "end_dim")) % rank
     shape = [0] * start + [-1] + [0] * (rank - 1 - end)  # 0 copies the input dim (allowzero off)
     out(b, node, b.op1("Reshape", [x(b, node, 0), b.ints(shape)]))
 
@@ -96,7 +96,7 @@ def flatten_ext(b: GraphBuilder, node: Node) -> None:
 @lowers("ExpandDims", "ExpandDimsView")
 def expand_dims(b: GraphBuilder, node: Node) -> None:
     """Insert a unit axis."""
-    axis = int(const_arg(b, node, 1, "axis"))
+    axis = int(const_arg(b, node, "axis", "dim"))
     if axis < 0:
         axis += rank_of(b, node, 0) + 1
     out(b, node, b.unsqueeze(x(b, node, 0), [axis]))
@@ -105,20 +105,20 @@ def expand_dims(b: GraphBuilder, node: Node) -> None:
 @lowers("Squeeze")
 def squeeze(b: GraphBuilder, node: Node) -> None:
     """Remove unit axes (all of them when the axis list is empty)."""
-    axes = list(as_tuple(const_arg(b, node, 1, "axis", ())))
+    axes = list(as_tuple(const_arg(b, node, "axis")))
     out(b, node, b.squeeze(x(b, node, 0), axes or None))
 
 
 @lowers("Concat", "SequenceConcat")
 def concat(b: GraphBuilder, node: Node) -> None:
     """Join tensors along an axis (SequenceConcat(tuple, axis) is the same)."""
-    out(b, node, b.op1("Concat", xs(b, node, 0), axis=int(const_arg(b, node, 1, "axis", 0))))
+    out(b, node, b.op1("Concat", xs(b, node, 0), axis=int(const_arg(b, node, "axis"))))
 
 
 @lowers("Stack", "StackExt")
 def stack(b: GraphBuilder, node: Node) -> None:
     """Join tensors along a new axis."""
-    axis = int(const_arg(b, node, 1, "axis", 0))
+    axis = int(const_arg(b, node, "axis", "dim"))
     parts = xs(b, node, 0)
     if axis < 0:
         axis += rank_of_tuple(b, node) + 1
@@ -152,7 +152,7 @@ def _split(b: GraphBuilder, node: Node, axis: int, sizes: list[int] | None) -> N
 @lowers("Split")
 def split(b: GraphBuilder, node: Node) -> None:
     """Split into output_num equal parts."""
-    axis = int(const_arg(b, node, 1, "axis", 0))
+    axis = int(const_arg(b, node, "axis"))
     shape = shape_of(b, node, 0)
     n = len(node.outputs)
     sizes = None
@@ -166,15 +166,15 @@ def split(b: GraphBuilder, node: Node) -> None:
 @lowers("SplitWithSize", "SplitWithSizeView")
 def split_with_size(b: GraphBuilder, node: Node) -> None:
     """Split into parts of the given sizes."""
-    sizes = list(as_tuple(const_arg(b, node, 1, "split_size")))
-    _split(b, node, int(const_arg(b, node, 2, "dim", 0)), sizes)
+    sizes = list(as_tuple(const_arg(b, node, "split_size")))
+    _split(b, node, int(const_arg(b, node, "dim")), sizes)
 
 
 @lowers("SplitTensor", "SplitTensorView")
 def split_tensor(b: GraphBuilder, node: Node) -> None:
     """Split into chunks of split_size (the last may be smaller)."""
-    chunk = int(const_arg(b, node, 1, "split_size"))
-    axis = int(const_arg(b, node, 2, "dim", 0))
+    chunk = int(const_arg(b, node, "split_size"))
+    axis = int(const_arg(b, node, "dim"))
     shape = shape_of(b, node, 0)
     if shape is None or shape[axis] < 0:
         raise b.unsupported("SplitTensor needs a static size along the split axis")
@@ -185,10 +185,10 @@ def split_tensor(b: GraphBuilder, node: Node) -> None:
 @lowers("StridedSlice")
 def strided_slice(b: GraphBuilder, node: Node) -> None:
     """Python-style slicing with begin/end/ellipsis/new-axis/shrink masks (constant arguments)."""
-    begin = as_tuple(const_arg(b, node, 1, "begin"))
-    end = as_tuple(const_arg(b, node, 2, "end"))
-    strides = as_tuple(const_arg(b, node, 3, "strides"))
-    masks = [int(const_arg(b, node, 4 + i, name, 0)) for i, name in enumerate(_MASKS)]
+    begin = as_tuple(const_arg(b, node, "begin"))
+    end = as_tuple(const_arg(b, node, "end"))
+    strides = as_tuple(const_arg(b, node, "strides"))
+    masks = [int(const_arg(b, node, name)) for name in _MASKS]
     begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_mask = masks
     rank = rank_of(b, node, 0)
     n_spec = len(begin)
@@ -249,8 +249,8 @@ _MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_ax
 @lowers("Slice")
 def slice_(b: GraphBuilder, node: Node) -> None:
     """x[begin : begin + size] per axis; size -1 runs to the end."""
-    begin = as_tuple(const_arg(b, node, 1, "begin"))
-    size = as_tuple(const_arg(b, node, 2, "size"))
+    begin = as_tuple(const_arg(b, node, "begin"))
+    size = as_tuple(const_arg(b, node, "size"))
     ends = [INT64_MAX if s == -1 else bg + s for bg, s in zip(begin, size)]
     axes = list(range(len(begin)))
     out(b, node, b.op1("Slice", [x(b, node, 0), b.ints(begin), b.ints(ends), b.ints(axes)]))
@@ -259,7 +259,7 @@ def slice_(b: GraphBuilder, node: Node) -> None:
 @lowers("ReverseV2")
 def reverse(b: GraphBuilder, node: Node) -> None:
     """Reverse along the given axes (a slice with step -1)."""
-    axes = list(as_tuple(const_arg(b, node, 1, "axis")))
+    axes = list(as_tuple(const_arg(b, node, "axis")))
     n = len(axes)
     out(
         b,
@@ -271,8 +271,8 @@ def reverse(b: GraphBuilder, node: Node) -> None:
 @lowers("Gather", "GatherV2")
 def gather(b: GraphBuilder, node: Node) -> None:
     """Take indices along axis (batch_dims 0)."""
-    axis = int(const_arg(b, node, 2, "axis", 0))
-    if int(const_arg(b, node, 3, "batch_dims", 0)):
+    axis = int(const_arg(b, node, "axis"))
+    if node.op == "Gather" and int(const_arg(b, node, "batch_dims")):  # GatherV2 has none
         raise b.unsupported("Gather with batch_dims != 0 is not supported")
     out(b, node, b.op1("Gather", [x(b, node, 0), x(b, node, 1)], axis=axis))
 
@@ -280,14 +280,14 @@ def gather(b: GraphBuilder, node: Node) -> None:
 @lowers("GatherD")
 def gather_d(b: GraphBuilder, node: Node) -> None:
     """out[i][j] = x[index[i][j]][j] along dim (GatherElements)."""
-    dim = int(const_arg(b, node, 1, "dim", 0))
+    dim = int(const_arg(b, node, "dim"))
     out(b, node, b.op1("GatherElements", [x(b, node, 0), x(b, node, 2)], axis=dim))
 
 
 @lowers("Tile")
 def tile(b: GraphBuilder, node: Node) -> None:
     """Repeat along each axis; extra leading multiples add axes."""
-    reps = list(as_tuple(const_arg(b, node, 1, "multiples")))
+    reps = list(as_tuple(const_arg(b, node, "dims")))
     v = x(b, node, 0)
     rank = rank_of(b, node, 0)
     if len(reps) > rank:
@@ -300,21 +300,21 @@ def tile(b: GraphBuilder, node: Node) -> None:
 @lowers("BroadcastTo", "BroadcastToView")
 def broadcast_to(b: GraphBuilder, node: Node) -> None:
     """Broadcast to a shape; -1 keeps the input's dim."""
-    shape = [1 if d == -1 else d for d in as_tuple(const_arg(b, node, 1, "shape"))]
+    shape = [1 if d == -1 else d for d in as_tuple(const_arg(b, node, "shape"))]
     out(b, node, b.op1("Expand", [x(b, node, 0), b.ints(shape)]))
 
 
 @lowers("Pad")
 def pad(b: GraphBuilder, node: Node) -> None:
     """Zero padding with ((before, after), ...) per axis."""
-    pairs = [as_tuple(p) for p in const_arg(b, node, 1, "paddings")]
+    pairs = [as_tuple(p) for p in const_arg(b, node, "paddings")]
     _emit_pad(b, node, [p[0] for p in pairs] + [p[1] for p in pairs], "constant", None)
 
 
 @lowers("PadV3")
 def pad_v3(b: GraphBuilder, node: Node) -> None:
     """torch-style pad: (left, right, top, bottom, ...) from the last axis backwards."""
-    flat = list(as_tuple(const_arg(b, node, 1, "paddings")))
+    flat = list(as_tuple(const_arg(b, node, "paddings")))
     if not node.attrs.get("paddings_contiguous", True):
         raise b.unsupported("PadV3 with non-contiguous paddings is not supported")
     rank = rank_of(b, node, 0)
@@ -322,7 +322,7 @@ def pad_v3(b: GraphBuilder, node: Node) -> None:
     for k in range(len(flat) // 2):
         before[rank - 1 - k], after[rank - 1 - k] = flat[2 * k], flat[2 * k + 1]
     mode = str(node.attrs.get("mode", "constant")).lower()
-    value = arg(node, 2, "value")
+    value = arg(node, "constant_value")
     _emit_pad(b, node, before + after, mode, value)
 
 
@@ -332,7 +332,7 @@ def mirror_pad(b: GraphBuilder, node: Node) -> None:
     mode = str(node.attrs.get("mode", "REFLECT")).upper()
     if mode != "REFLECT":
         raise b.unsupported(f"MirrorPad mode {mode} has no ONNX equivalent")
-    pairs = np.asarray(const_arg(b, node, 1, "paddings")).reshape(-1, 2)
+    pairs = np.asarray(const_arg(b, node, "paddings")).reshape(-1, 2)
     _emit_pad(b, node, [int(p) for p in pairs[:, 0]] + [int(p) for p in pairs[:, 1]], "reflect", None)
 
 
@@ -349,7 +349,7 @@ def _emit_pad(b: GraphBuilder, node: Node, pads: list[int], mode: str, value: An
 
 
 def _resize(b: GraphBuilder, node: Node, mode: str, align: bool, half_pixel: bool) -> None:
-    size = as_tuple(const_arg(b, node, 1, "size"))
+    size = as_tuple(const_arg(b, node, "size"))
     v = x(b, node, 0)
     if half_pixel:
         transform = "half_pixel"
@@ -369,16 +369,8 @@ def _resize(b: GraphBuilder, node: Node, mode: str, align: bool, half_pixel: boo
 def _resize_as(b: GraphBuilder, node: Node, mode: str, legacy_op: str) -> None:
     """Resize in either export form: the 1.x primitives (``legacy_op``) carry size and flags as
     attributes, the 2.x ``...V2`` primitives take them as inputs."""
-    if node.op == legacy_op and len(node.inputs) == 1:
-        size = node.attrs.get("size")
-        if size is None:
-            raise UnsupportedOpError(node.op, node.name, "onnx", "no 'size' attribute to resize to")
-        align = bool(node.attrs.get("align_corners", False))
-        half = bool(node.attrs.get("half_pixel_centers", False))
-        node = Node(node.name, node.op, [node.inputs[0], Const(tuple(size))], node.outputs, node.attrs, node.out_specs)
-    else:
-        align = bool(const_arg(b, node, 2, "align_corners", False))
-        half = bool(const_arg(b, node, 3, "half_pixel_centers", False))
+    align = bool(const_arg(b, node, "align_corners"))
+    half = bool(const_arg(b, node, "half_pixel_centers"))
     _resize(b, node, mode, align, half)
 
 
@@ -397,8 +389,8 @@ def resize_bilinear(b: GraphBuilder, node: Node) -> None:
 @lowers("OneHot", "OneHotExt")
 def one_hot(b: GraphBuilder, node: Node) -> None:
     """One-hot encoding along axis with on/off values (out-of-range indices give all off)."""
-    axis = int(const_arg(b, node, 4, "axis", -1))
-    depth = b.ints([int(const_arg(b, node, 1, "depth"))])
+    axis = int(const_arg(b, node, "axis"))
+    depth = b.ints([int(const_arg(b, node, "depth", "num_classes"))])
     dt = out_dtype(node)
     values = b.op1("Concat", [b.op1("Reshape", [x(b, node, i, dt), b.ints([1])]) for i in (3, 2)], axis=0)
     # onnxruntime implements OneHot for int64 indices (not int32) with int64 depth.
@@ -422,24 +414,24 @@ def tensor_shape(b: GraphBuilder, node: Node) -> None:
 @lowers("SliceExt", "SliceExtView")
 def slice_ext(b: GraphBuilder, node: Node) -> None:
     """input[start:end:step] along dim."""
-    dim = int(const_arg(b, node, 1, "dim"))
-    start, end, step = (int(const_arg(b, node, i, n)) for i, n in ((2, "start"), (3, "end"), (4, "step")))
+    dim = int(const_arg(b, node, "dim"))
+    start, end, step = (int(const_arg(b, node, n)) for n in ("start", "end", "step"))
     out(b, node, b.op1("Slice", [x(b, node, 0), b.ints([start]), b.ints([end]), b.ints([dim]), b.ints([step])]))
 
 
 @lowers("NarrowView", "Narrow")
 def narrow(b: GraphBuilder, node: Node) -> None:
     """input[start:start+length] along dim."""
-    dim = int(const_arg(b, node, 1, "dim"))
-    start, length = int(const_arg(b, node, 2, "start")), int(const_arg(b, node, 3, "length"))
+    dim = int(const_arg(b, node, "dim"))
+    start, length = int(const_arg(b, node, "start")), int(const_arg(b, node, "length"))
     out(b, node, b.op1("Slice", [x(b, node, 0), b.ints([start]), b.ints([start + length]), b.ints([dim])]))
 
 
 @lowers("Chunk", "ChunkView")
 def chunk(b: GraphBuilder, node: Node) -> None:
     """Split into chunks of ceil(n / chunks) (as many outputs as the export has)."""
-    chunks = int(const_arg(b, node, 1, "chunks"))
-    axis = int(const_arg(b, node, 2, "dim", 0))
+    chunks = int(const_arg(b, node, "chunks"))
+    axis = int(const_arg(b, node, "dim"))
     shape = shape_of(b, node, 0)
     if shape is None or shape[axis] < 0:
         raise b.unsupported("Chunk needs a static size along the split axis")
@@ -451,7 +443,7 @@ def chunk(b: GraphBuilder, node: Node) -> None:
 @lowers("Unstack", "UnstackExtView")
 def unstack(b: GraphBuilder, node: Node) -> None:
     """Split into unit slices along axis and drop that axis."""
-    axis = int(const_arg(b, node, 1, "axis", node.attrs.get("dim", 0)))
+    axis = int(const_arg(b, node, "axis", "dim"))
     n = len(node.outputs)
     parts = b.op("Split", [x(b, node, 0), b.ints([1] * n)], n, axis=axis)
     outs(b, node, [b.squeeze(p, [axis]) for p in parts])
@@ -487,18 +479,18 @@ def range_(b: GraphBuilder, node: Node) -> None:
 @lowers("ConstantPadND")
 def constant_pad_nd(b: GraphBuilder, node: Node) -> None:
     """torch-style constant pad (left, right, top, bottom, ...) from the last axis backwards."""
-    flat = list(as_tuple(const_arg(b, node, 1, "padding")))
+    flat = list(as_tuple(const_arg(b, node, "padding")))
     rank = rank_of(b, node, 0)
     before, after = [0] * rank, [0] * rank
     for k in range(len(flat) // 2):
         before[rank - 1 - k], after[rank - 1 - k] = flat[2 * k], flat[2 * k + 1]
-    _emit_pad(b, node, before + after, "constant", arg(node, 2, "value"))
+    _emit_pad(b, node, before + after, "constant", arg(node, "value"))
 
 
 @lowers("IndexSelect")
 def index_select(b: GraphBuilder, node: Node) -> None:
     """Take indices along dim."""
-    out(b, node, b.op1("Gather", [x(b, node, 0), x(b, node, 2)], axis=int(const_arg(b, node, 1, "dim"))))
+    out(b, node, b.op1("Gather", [x(b, node, 0), x(b, node, 2)], axis=int(const_arg(b, node, "dim"))))
 
 
 @lowers("GatherNd")
@@ -510,7 +502,7 @@ def gather_nd(b: GraphBuilder, node: Node) -> None:
 @lowers("Embedding")
 def embedding(b: GraphBuilder, node: Node) -> None:
     """weight[input] (max_norm renormalization is refused)."""
-    if arg(node, 3, "max_norm") is not None:
+    if arg(node, "max_norm") is not None:
         raise b.unsupported("Embedding with max_norm is not supported")
     out(b, node, b.op1("Gather", [x(b, node, 1), x(b, node, 0)], axis=0))
 
@@ -519,9 +511,9 @@ def embedding(b: GraphBuilder, node: Node) -> None:
 def upsample(b: GraphBuilder, node: Node) -> None:
     """mint interpolate to output_size (or by scales)."""
     nearest = node.op == "UpsampleNearest2D"
-    size = arg(node, 1, "output_size")
-    scales = arg(node, 2, "scales")
-    align = False if nearest else bool(const_arg(b, node, 3, "align_corners", False))
+    size = arg(node, "output_size")
+    scales = arg(node, "scales")
+    align = False if nearest else bool(const_arg(b, node, "align_corners"))
     v = x(b, node, 0)
     transform = "asymmetric" if nearest else ("align_corners" if align else "pytorch_half_pixel")
     kw = {
