@@ -98,7 +98,9 @@ def list_devices() -> list[tuple[str, Device]]:
     for backend in get_registry().backends():
         try:
             devices = list(backend.devices())
-        except Exception as exc:  # noqa: BLE001 -- a broken probe is listed, not raised
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- a broken probe is listed, not raised
             kind = backend.device_kinds[0] if backend.device_kinds else "?"
             devices = [Device(kind, 0, usable=False, reason=f"devices() raised {type(exc).__name__}: {exc}")]
         out.extend((backend.name, d) for d in devices)

@@ -88,10 +88,25 @@ def _convert(spec: TensorSpec, value: Any) -> np.ndarray:
         )
     if hasattr(value, "dtype"):
         return array
+    # Python numbers follow the rules arrays do: they take the input's dtype when an array of
+    # their natural dtype (bool, int64, float64) would be accepted after a same-kind cast, and
+    # are refused otherwise (floats for an int input). Unlike an int64 array's astype, an integer
+    # that does not fit the input's dtype is refused, never wrapped around.
     target = np.dtype(spec.dtype)
-    if array.dtype != target and np.can_cast(array.dtype, target, casting="same_kind"):
+    if array.size == 0:
         return array.astype(target)
-    return array
+    if array.dtype == target or not np.can_cast(array.dtype, target, casting="same_kind"):
+        return array
+    if target.kind in "iu" and array.dtype.kind in "iu":
+        info = np.iinfo(target)
+        low, high = int(array.min()), int(array.max())
+        if low < info.min or high > info.max:
+            bad = low if low < info.min else high
+            raise InvalidInputError(
+                f"input {spec.name!r}: the value {bad} does not fit in {target} "
+                f"(range {info.min}..{info.max}); pass a numpy array of {spec.dtype}"
+            )
+    return array.astype(target)
 
 
 def _fmt_shape(shape: Sequence[int]) -> str:

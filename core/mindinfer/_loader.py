@@ -23,7 +23,10 @@ from ._tensors import MONAD, ExternalData, Monad, decode_attribute, spec_from_pr
 from .errors import MindIRError
 from .ir import Const, Graph, GraphRef, Input, Model, Node, Parameter, Ref, TensorSpec, TupleOf, iter_refs
 
-__all__ = ["load"]
+__all__ = ["BYTES_SOURCE", "load"]
+
+#: What a model loaded from bytes reports as its source file.
+BYTES_SOURCE = "<bytes>"
 
 _A = pb.AttributeProto
 # Node attributes that describe the node itself, not the primitive's parameters.
@@ -37,7 +40,7 @@ _DROPPED = {"UpdateState"}
 
 
 def load(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | bytes | bytearray | memoryview,
     *,
     checkpoint: str | os.PathLike[str] | None = None,
     strict: bool = True,
@@ -46,6 +49,8 @@ def load(
 ) -> Model:
     """Load a MindIR file (``.mindir``, or ``*_graph.mindir`` with its ``*_variables/`` folder).
 
+    ``path`` may also be the file's contents (``bytes``), as read from a database or a network;
+    such a model cannot use external weight files, which are found relative to a file's folder.
     ``checkpoint``: a MindSpore ``.ckpt`` or ``.safetensors`` file whose values replace the MindIR's
     weights, matched by name (see :mod:`mindinfer._checkpoint`); with ``strict=False`` parameters it
     lacks keep the MindIR's values. ``model.checkpoint`` reports what changed.
@@ -55,11 +60,16 @@ def load(
     Raises :class:`mindinfer.MindIRError` naming the file and the node or parameter for anything
     that is not a readable, consistent MindIR export.
     """
-    p = Path(path)
     key = make_key(dec_key, dec_mode) if dec_key is not None else None
-    proto = _parse(p, key)
+    in_memory = isinstance(path, (bytes, bytearray, memoryview))
+    if in_memory:
+        p = Path(BYTES_SOURCE)
+        proto = _decode(bytes(path), p, key)  # type: ignore[arg-type]
+    else:
+        p = Path(path)  # type: ignore[arg-type]
+        proto = _parse(p, key)
     try:
-        model = _ModelBuilder(proto, p, key).build()
+        model = _ModelBuilder(proto, p, key, in_memory).build()
     except MindIRError:
         raise
     except (KeyError, IndexError, ValueError, TypeError, OverflowError, UnicodeError, StopIteration) as exc:
@@ -84,6 +94,10 @@ def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
         raise MindIRError(f"{path}: is a directory; give the path of the .mindir file") from None
     except OSError as exc:
         raise MindIRError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return _decode(data, path, key)
+
+
+def _decode(data: bytes, path: Path, key: DecryptionKey | None = None) -> Any:
     if not data:
         raise MindIRError(f"{path}: the file is empty")
     if key is not None:
@@ -98,6 +112,7 @@ def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
             f"{path}: this MindIR file is encrypted ({mode}); pass its key: load(path, dec_key=KEY_BYTES, "
             f"dec_mode={mode!r}), or on the command line --dec-key-file FILE --dec-mode {mode}"
         )
+    _refuse_onnx(data, path)
     proto = pb.ModelProto()
     try:
         proto.ParseFromString(data)
@@ -115,6 +130,33 @@ def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
     return proto
 
 
+def _refuse_onnx(data: bytes, path: Path) -> None:
+    """Name an ONNX model given where MindIR was expected, instead of a protobuf parse failure.
+
+    Both are protobuf ``ModelProto`` messages with a ``graph`` at field 7, so an ONNX file even
+    parses as MindIR, and fails later on names. But ONNX starts with ``ir_version``, field 1 as a
+    varint (byte 0x08, then a small version), which MindIR never writes (its field 1 is a string,
+    0x0A); ONNX's ``opset_import`` (field 8, 0x42) or ``graph`` (0x3A) confirms it.
+    """
+    if len(data) < 4 or data[0] != 0x08 or not 1 <= data[1] <= 30 or not (b"\x42" in data or b"\x3a" in data):
+        return
+    rename = "" if path.suffix.lower() == ".onnx" else " (name it .onnx so that plugins recognise it)"
+    raise MindIRError(
+        f"{path}: this is an ONNX model (ir_version {data[1]}), not MindIR; run it with a plugin that reads "
+        f"ONNX: mindinfer.Session(path, target='cpu@onnx'){rename}, or pass the original .mindir export"
+    )
+
+
+class _NoExternalData(ExternalData):
+    """External weights of a model given as bytes: there is no folder to find them in."""
+
+    def buffer(self, location: str, where: str) -> Any:
+        raise MindIRError(
+            f"{where}: the model was given as bytes, but its weights are in the external file {location!r}; "
+            "load it from its path instead so that the weight files can be found next to it"
+        )
+
+
 @dataclass
 class _Primitive:
     op: str
@@ -126,11 +168,17 @@ class _ModelBuilder:
     proto: Any
     path: Path
     key: DecryptionKey | None = None
+    in_memory: bool = False
     primitives: dict[str, _Primitive] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> Model:
-        self.external = ExternalData(self.path) if self.key is None else decrypted_external_data(self.path, self.key)
+        if self.in_memory:
+            self.external: ExternalData = _NoExternalData(self.path)
+        elif self.key is None:
+            self.external = ExternalData(self.path)
+        else:
+            self.external = decrypted_external_data(self.path, self.key)
         for prim in self.proto.primitives:
             where = f"{self.path}: primitive '{prim.name}'"
             attrs = {a.name: decode_attribute(a, where) for a in prim.attribute if a.name not in _PRIM_META_ATTRS}

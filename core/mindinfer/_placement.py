@@ -3,9 +3,14 @@
 Rules (no silent fallback anywhere):
 
 * a bare kind (``gpu``) uses the usable plugin with the highest priority for that kind that reads
-  the model's format; if none is usable, :class:`BackendUnavailableError` names every plugin tried
-  and why;
-* ``kind@plugin`` uses exactly that plugin; a plugin that failed to load raises its ``PluginError``;
+  the model's format; if that plugin refuses the model at compile time (``UnsupportedOpError``, or
+  a ``PluginError`` from a plugin that crashed), the next plugin for the same kind is tried and the
+  refusal is recorded in :attr:`Placement.fallbacks` -- another plugin, never another device; if
+  none is usable, :class:`BackendUnavailableError` names every plugin tried and why;
+* ``kind@plugin`` uses exactly that plugin and never moves; a plugin that failed to load raises its
+  ``PluginError``;
+* a plugin's ``compile`` raising anything that is not a :class:`MindInferError` becomes a
+  ``PluginError`` naming the plugin, with the original exception as its ``__cause__``;
 * a comma list is the user's own fallback order: each alternative that cannot be used is recorded
   in :attr:`Placement.fallbacks` with the reason, and the next one is tried;
 * ``auto`` tries accelerators (Ascend, then GPU, then other kinds) before the CPU and skips plugins
@@ -24,7 +29,7 @@ from .errors import BackendUnavailableError, InvalidTargetError, MindInferError,
 from .ir import ForeignModel, Model
 from .targets import DeviceTarget, Target, candidates, pick_device
 
-__all__ = ["Attempt", "Placement", "place"]
+__all__ = ["Attempt", "Placement", "compile_on", "place"]
 
 @dataclass(frozen=True)
 class Attempt:
@@ -118,21 +123,32 @@ def _place_one(
         raise BackendUnavailableError(_nothing_for(alt, backends, registry))
     reasons: list[str] = []
     auto_skips: list[Attempt] = []
+    refused: list[tuple[Backend, MindInferError]] = []
     for kind, backend in ordered:
-        why_not = _lacks(backend, model, everything=alt.is_auto)
+        why_not = _lacks(backend, model, everything=alt.is_auto) or (
+            "" if alt.plugin else _refuses_options(backend, ordered, options)
+        )
         device = None if why_not else pick_device(backend, kind, alt)
         if isinstance(device, str):
             why_not, device = device, None
         if device is None:
             reasons.append(f"plugin {backend.name!r} ({kind}): {why_not}")
-            if alt.is_auto:
-                auto_skips.append(Attempt(f"auto->{kind}", backend.name, why_not))
+            if alt.is_auto or refused:
+                auto_skips.append(Attempt(f"{'auto->' if alt.is_auto else ''}{kind}", backend.name, why_not))
             continue
-        # UnsupportedOpError propagates: no silent switch to another plugin. A ForeignModel only
-        # reaches backends that declared its format.
-        exe = backend.compile(model, device, dict(options))
+        try:
+            exe = compile_on(backend, model, device, options)
+        except (UnsupportedOpError, PluginError) as exc:
+            # A pinned plugin never moves. Otherwise the next plugin for the same kind is tried,
+            # and the placement records the refusal: a different plugin, never a different device.
+            if alt.plugin:
+                raise
+            refused.append((backend, exc))
+            auto_skips.append(Attempt(f"auto->{kind}" if alt.is_auto else kind, backend.name, str(exc)))
+            reasons.append(f"plugin {backend.name!r} ({kind}): {exc}")
+            continue
+        skipped.extend(auto_skips)
         if alt.is_auto:
-            skipped.extend(auto_skips)
             reason = f"auto chose {kind} (plugin {backend.name!r}, priority {backend.priority})"
             if auto_skips:
                 reason += f" after skipping {len(auto_skips)} preferred option(s)"
@@ -140,10 +156,61 @@ def _place_one(
             reason = f"plugin {backend.name!r} pinned by the target"
         else:
             reason = f"highest-priority usable plugin for {kind} (priority {backend.priority})"
+            if refused:
+                names = ", ".join(repr(b.name) for b, _ in refused)
+                reason = (
+                    f"first plugin for {kind} that compiled the model (priority {backend.priority}); "
+                    f"refused by plugin(s) {names}"
+                )
         return backend, device, exe, reason
+    if refused:
+        raise _refusal(refused)
     raise BackendUnavailableError(
         f"target {str(alt)!r} is not usable here; plugins tried: " + "; ".join(reasons) + _failed_note(registry)
     )
+
+
+def compile_on(backend: Backend, model: Model | ForeignModel, device: Device, options: Mapping[str, Any]) -> Executable:
+    """``backend.compile``, with anything but a mindinfer error wrapped in :class:`PluginError`.
+
+    A plugin's bare exception (``NotImplementedError``, ``ValueError``...) is a bug in the plugin or
+    a model it cannot handle; either way the user gets one error naming the plugin, and the
+    original stays attached as ``__cause__`` for the plugin's author.
+    """
+    try:
+        return backend.compile(model, device, dict(options))
+    except (MindInferError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # only KeyboardInterrupt escapes a plugin
+        raise PluginError(
+            f"plugin {backend.name!r} failed to compile the model for {device}: {type(exc).__name__}: {exc} "
+            f"(a bug in the plugin; try another target, e.g. '{device.kind}@<other plugin>', see `mindinfer plugins`)"
+        ) from exc
+
+
+def _refusal(refused: list[tuple[Backend, MindInferError]]) -> MindInferError:
+    """The error when every candidate plugin refused: the first one's, naming the others'."""
+    first = refused[0][1]
+    if len(refused) == 1:
+        return first
+    others = "; ".join(f"plugin {b.name!r}: {e}" for b, e in refused[1:])
+    if isinstance(first, UnsupportedOpError):
+        err: MindInferError = UnsupportedOpError(first.primitive, first.node, first.plugin, f"also refused by {others}")
+    else:
+        err = PluginError(f"{first}; also refused by {others}")
+    err.__cause__ = first
+    return err
+
+
+def _refuses_options(backend: Backend, ordered: list[tuple[str, Backend]], options: Mapping[str, Any]) -> str:
+    """Why a bare kind skips ``backend``: options it does not declare that another candidate does."""
+    unknown = sorted(set(options) - {o.name for o in getattr(backend, "options", ())})
+    if not unknown:
+        return ""
+    takers = [b for _, b in ordered if not set(options) - {o.name for o in getattr(b, "options", ())}]
+    if not takers:
+        return ""  # nobody declares them all: let the first candidate raise InvalidOptionError
+    return f"does not accept option(s) {', '.join(unknown)} (plugin {takers[0].name!r} does)"
 
 
 def _lacks(backend: Backend, model: Model | ForeignModel, everything: bool) -> str:
@@ -163,13 +230,21 @@ def _lacks(backend: Backend, model: Model | ForeignModel, everything: bool) -> s
 
 def _nothing_for(alt: DeviceTarget, backends: list[Backend], registry: PluginRegistry) -> str:
     if alt.plugin:
-        kinds = ", ".join(sorted({k for b in backends for k in b.device_kinds}))
-        return f"plugin {alt.plugin!r} has no {alt.kind} devices (its kinds: {kinds}); try '{kinds.split(',')[0]}@{alt.plugin}'"
+        kinds = sorted({k for b in backends for k in b.device_kinds})
+        if not kinds:
+            return (
+                f"plugin {alt.plugin!r} provides no backend (it only adds commands); "
+                "give a target with a backend plugin, e.g. 'cpu' or 'cpu@onnx' (see `mindinfer devices`)"
+            )
+        return f"plugin {alt.plugin!r} has no {alt.kind} devices (its kinds: {', '.join(kinds)}); try '{kinds[0]}@{alt.plugin}'"
     hint = {
         "gpu": "install a GPU backend plugin (e.g. the tensorrt plugin) with its CUDA toolkit",
         "ascend": "install the Ascend plugin and the CANN toolkit",
         "cpu": "reinstall mindinfer (it ships the native cpu plugin)",
     }.get(alt.kind, "install a plugin for it")
+    env = registry.env_note()
+    if env:
+        hint = env
     what = "any device" if alt.is_auto else f"{alt.kind} devices"
     return f"no installed plugin provides {what} for target {str(alt)!r}; {hint}" + _failed_note(registry)
 

@@ -4,8 +4,13 @@ A plugin that fails to import, raises in a hook, or breaks the contract is recor
 and left out; the others keep working. Only a user who asks for it by name gets the error, as a
 :class:`PluginError` whose ``__cause__`` is the original exception.
 
-Environment: ``MINDINFER_PLUGINS=a,b`` loads only those entry points (the others are "blocked");
-``MINDINFER_DISABLE_PLUGIN_AUTOLOAD=1`` loads none (tests register plugins programmatically).
+Environment: ``MINDINFER_PLUGINS=a,b`` loads only those entry points (the others are "blocked"; a
+name that matches no installed plugin is an error); ``MINDINFER_DISABLE_PLUGIN_AUTOLOAD=1`` loads
+none (tests register plugins programmatically). Messages that would otherwise say "no plugins
+installed" say which of the two is in effect (:meth:`PluginRegistry.env_note`).
+
+Only ``KeyboardInterrupt`` escapes a plugin: anything else it raises while importing or in a hook
+(``SystemExit``, ``GeneratorExit``, a ``BaseException`` subclass of its own) marks it failed.
 """
 
 from __future__ import annotations
@@ -75,17 +80,41 @@ class PluginRegistry:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
         self._plugins: dict[str, PluginInfo] = {}
+        self._env_disabled = False
+        self._env_allowed = ""
         if autoload is None:
-            autoload = os.environ.get("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("1", "true", "yes")
+            autoload = os.environ.get("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower() not in (
+                "1",
+                "true",
+                "yes",
+            )
+            self._env_disabled = not autoload
         if autoload:
             self._load_entry_points()
+
+    def env_note(self) -> str:
+        """Which plugin-selecting environment variable is in effect, in words ("" when none)."""
+        if self._env_disabled:
+            return "MINDINFER_DISABLE_PLUGIN_AUTOLOAD is set, so no installed plugin was loaded; unset it to load them"
+        if self._env_allowed:
+            return f"MINDINFER_PLUGINS={self._env_allowed!r} is set, so only those plugins were loaded"
+        return ""
 
     # -- loading -------------------------------------------------------------------------------
     def _load_entry_points(self) -> None:
         allowed_env = os.environ.get("MINDINFER_PLUGINS", "").strip()
         allowed = {p.strip() for p in allowed_env.split(",") if p.strip()} if allowed_env else None
+        self._env_allowed = allowed_env if allowed is not None else ""
+        entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        unknown = sorted((allowed or set()) - {ep.name for ep in entry_points})
+        if unknown:
+            installed = ", ".join(sorted({ep.name for ep in entry_points})) or "none"
+            raise PluginError(
+                f"MINDINFER_PLUGINS={allowed_env!r} names {', '.join(repr(u) for u in unknown)}, which match(es) "
+                f"no installed plugin (installed: {installed}); fix the variable or unset it"
+            )
         seen: set[str] = set()
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for ep in entry_points:
             if ep.name in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add(ep.name)
@@ -103,7 +132,9 @@ class PluginRegistry:
                 continue
             try:
                 obj = ep.load()
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 -- any import failure is recorded, not raised
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 -- any import failure is recorded, not raised
                 self._fail(info, exc, "failed to import")
                 continue
             self._add(info, obj)
@@ -123,7 +154,9 @@ class PluginRegistry:
         try:
             self._pm.register(obj, name=info.name)
             self._pm.check_pending()  # a marked hook with a misspelled name would do nothing silently
-        except Exception as exc:  # noqa: BLE001 -- pluggy validation: a hook with a wrong signature, say
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- pluggy validation: a hook with a wrong signature, say
             self._unregister(info.name)
             self._fail(info, exc, "broke the plugin contract")
             return info
@@ -131,7 +164,9 @@ class PluginRegistry:
         for impl in self._impls("register_backends", info.name):
             try:
                 _call(impl, register=backends.append)
-            except Exception as exc:  # noqa: BLE001 -- plugin isolation
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 -- plugin isolation
                 self._unregister(info.name)
                 self._fail(info, exc, "raised in register_backends")
                 return info
@@ -139,7 +174,9 @@ class PluginRegistry:
             for backend in backends:
                 _check_contract(backend, info.name)
             _check_unique(backends, self.backends(), info.name)
-        except PluginError as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- a property raising while checked, say
             self._unregister(info.name)
             self._fail(info, exc, "broke the plugin contract")
             return info
@@ -208,10 +245,12 @@ class PluginRegistry:
         for impl in reversed(self._impls("open_model")):  # pluggy's call order: last registered first
             try:
                 result = _call(impl, path=path)
-            except MindInferError:
+            except (MindInferError, KeyboardInterrupt):
                 raise
-            except Exception as exc:
-                raise PluginError(f"plugin {impl.plugin_name!r} raised in open_model({path!r}): {exc}") from exc
+            except BaseException as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} raised in open_model({path!r}): {type(exc).__name__}: {exc}"
+                ) from exc
             if result is not None:
                 if not isinstance(result, ForeignModel):
                     raise PluginError(
@@ -226,7 +265,9 @@ class PluginRegistry:
         for impl in reversed(self._impls("register_commands")):
             try:
                 _call(impl, subparsers=subparsers)
-            except Exception as exc:  # noqa: BLE001 -- plugin isolation
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 -- plugin isolation
                 log.warning("mindinfer plugin %r raised in register_commands: %s", impl.plugin_name, exc)
 
 

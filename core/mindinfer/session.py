@@ -7,12 +7,13 @@ print(sess.placement)      # which plugin and device, and any fallback taken and
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -20,15 +21,18 @@ from ._inputs import check_inputs
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
 from .backend import ProfileRecord, check_executable, plugin_message
-from .errors import MindInferError, MindIRError, PluginError
+from .errors import InvalidInputError, MindInferError, MindIRError, PluginError
 from .ir import ForeignModel, Model, TensorSpec
 from .targets import parse_target
 
 __all__ = ["Session", "open_model"]
 
 
+ModelSource = Model | ForeignModel | str | os.PathLike[str] | bytes | bytearray | memoryview
+
+
 def open_model(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | bytes | bytearray | memoryview,
     registry: PluginRegistry | None = None,
     *,
     checkpoint: str | os.PathLike[str] | None = None,
@@ -39,11 +43,17 @@ def open_model(
     """Load a MindIR file, or any format an installed plugin opens (``open_model`` hook).
 
     ``checkpoint``, ``strict``, ``dec_key`` and ``dec_mode`` are :func:`mindinfer.load`'s (MindIR only).
+    ``path`` may also be a MindIR file's contents (``bytes``).
     """
+    from ._loader import load
+
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        return load(path, checkpoint=checkpoint, strict=strict, dec_key=dec_key, dec_mode=dec_mode)
     text = os.fspath(path)
+    if Path(text).is_dir():
+        raise MindIRError(f"{text}: is a directory; give the path of the model file in it (a .mindir file)")
     if not Path(text).is_file():
         raise MindIRError(f"{text}: no such model file")
-    from ._loader import load
 
     extra: dict[str, Any] = {"checkpoint": checkpoint, "strict": strict, "dec_key": dec_key, "dec_mode": dec_mode}
     suffix = Path(text).suffix.lower()
@@ -81,7 +91,7 @@ class Session:
     """A model compiled for a device target.
 
     ``model_or_path`` is a :class:`~mindinfer.ir.Model` from :func:`mindinfer.load`, a
-    :class:`~mindinfer.ir.ForeignModel`, or a path. ``target`` is a device target string (see
+    :class:`~mindinfer.ir.ForeignModel`, a path, or a MindIR file's contents as ``bytes``. ``target`` is a device target string (see
     :mod:`mindinfer.targets`). ``options`` go to the backend's ``compile`` unchanged.
     ``plugins`` replaces the process-wide plugin registry (tests, embedding).
     ``checkpoint``/``strict`` apply a MindSpore checkpoint before compiling, so that weights folded at
@@ -91,7 +101,7 @@ class Session:
 
     def __init__(
         self,
-        model_or_path: Model | ForeignModel | str | os.PathLike[str],
+        model_or_path: ModelSource,
         target: str = "cpu",
         options: Mapping[str, Any] | None = None,
         *,
@@ -136,12 +146,51 @@ class Session:
     def can_profile(self) -> bool:
         return bool(self._exe.can_profile)
 
-    def run(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
-        """Run on a list of arrays (input order) or a dict by name; returns outputs in order."""
+    @overload
+    def run(
+        self,
+        inputs: Sequence[Any] | Mapping[str, Any],
+        output_names: Sequence[str] | None = None,
+        *,
+        as_dict: Literal[False] = False,
+    ) -> list[np.ndarray]: ...
+
+    @overload
+    def run(
+        self,
+        inputs: Sequence[Any] | Mapping[str, Any],
+        output_names: Sequence[str] | None = None,
+        *,
+        as_dict: Literal[True],
+    ) -> dict[str, np.ndarray]: ...
+
+    def run(
+        self,
+        inputs: Sequence[Any] | Mapping[str, Any],
+        output_names: Sequence[str] | None = None,
+        *,
+        as_dict: bool = False,
+    ) -> list[np.ndarray] | dict[str, np.ndarray]:
+        """Run on a list of arrays (input order) or a dict by name; returns outputs in order.
+
+        ``output_names`` selects outputs by name, in the order given (as onnxruntime's
+        ``run(output_names, feeds)``); ``as_dict=True`` returns ``{name: array}`` instead of a list.
+        """
+        picks = self._output_indices(output_names)
         arrays = self._prepare(inputs)
         with self._lock or nullcontext():
-            outs = self._exe.run(arrays)
-        return self._check_outputs(outs)
+            outs = self._plugin_call("run", self._exe.run, arrays)
+        return self._select(self._check_outputs(outs), picks, as_dict)
+
+    def warmup(self, runs: int = 1) -> None:
+        """Run ``runs`` times on zero inputs, so that first-run costs (lazy allocation, onnxruntime's
+        first-call setup, caches) are paid before the first real request.
+
+        Dynamic dimensions are taken as 1.
+        """
+        inputs = [np.zeros(tuple(1 if d < 0 else d for d in (s.shape or ())), np.dtype(s.dtype)) for s in self.inputs]
+        for _ in range(runs):
+            self.run(inputs)
 
     def run_profiled(self, inputs: Sequence[Any] | Mapping[str, Any]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
         """Like :meth:`run`, plus ``(node, op, seconds)`` records, if the plugin can profile."""
@@ -151,7 +200,7 @@ class Session:
             )
         arrays = self._prepare(inputs)
         with self._lock or nullcontext():
-            outs, records = self._exe.run_profiled(arrays)
+            outs, records = self._plugin_call("run_profiled", self._exe.run_profiled, arrays)
         return self._check_outputs(outs), list(records)
 
     def close(self) -> None:
@@ -174,6 +223,41 @@ class Session:
         if self._closed:
             raise MindInferError("this session is closed; create a new Session to run again")
         return check_inputs(self._model.inputs, inputs)
+
+    def _plugin_call(self, what: str, fn: Any, arrays: list[np.ndarray]) -> Any:
+        """A call into the plugin; anything but a mindinfer error becomes a :class:`PluginError`."""
+        try:
+            return fn(arrays)
+        except (MindInferError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # only KeyboardInterrupt escapes a plugin
+            raise PluginError(
+                f"plugin {self._placement.plugin!r} failed in {what}: {type(exc).__name__}: {exc} "
+                "(a bug in the plugin; try another target, see `mindinfer devices`)"
+            ) from exc
+
+    def _output_indices(self, names: Sequence[str] | None) -> list[int] | None:
+        if names is None:
+            return None
+        if isinstance(names, str):
+            names = [names]
+        known = [s.name for s in self._model.outputs]
+        picks = []
+        for name in names:
+            if name not in known:
+                guess = difflib.get_close_matches(str(name), known, n=1)
+                hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+                raise InvalidInputError(f"the model has no output {name!r}{hint}; its outputs are: {', '.join(known)}")
+            picks.append(known.index(name))
+        return picks
+
+    def _select(
+        self, outs: list[np.ndarray], picks: list[int] | None, as_dict: bool
+    ) -> list[np.ndarray] | dict[str, np.ndarray]:
+        indices = range(len(outs)) if picks is None else picks
+        if as_dict:
+            return {self._model.outputs[i].name: outs[i] for i in indices}
+        return outs if picks is None else [outs[i] for i in picks]
 
     def _check_outputs(self, outs: Any) -> list[np.ndarray]:
         outs = list(outs)

@@ -17,7 +17,7 @@ from mindinfer_conformance.runner import SuiteConfig, run_all
 
 def test_cli_writes_json_and_markdown_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report, md = tmp_path / "r.json", tmp_path / "r.md"
-    rc = main(["conformance", "--target", "cpu", "--tier", "api,model", "--report", str(report),
+    rc = main(["conformance", "--target", "cpu@cpu", "--tier", "api,model", "--report", str(report),
                "--markdown", str(md), "--min-coverage", "90%"])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -31,7 +31,7 @@ def test_cli_writes_json_and_markdown_reports(tmp_path: Path, capsys: pytest.Cap
     assert lenet["status"] == "passed" and lenet["worst"]["worst_abs"] is not None
     text = md.read_text()
     n_models = len(discover(("model",)))
-    assert text.startswith("# mindinfer conformance: `cpu`") and f"| model | {n_models} | 0 | 0 | 100.0% |" in text
+    assert text.startswith("# mindinfer conformance: `cpu@cpu`") and f"| model | {n_models} | 0 | 0 | 100.0% |" in text
 
 
 def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

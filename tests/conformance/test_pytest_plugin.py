@@ -18,13 +18,13 @@ def _pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> su
 def test_pytest_plugin_passes_cpu(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     proc = _pytest(
-        ["--mindinfer-target", "cpu", "-q", "--mindinfer-min-coverage", "0.9", "--mindinfer-report", str(report)],
+        ["--mindinfer-target", "cpu@cpu", "-q", "--mindinfer-min-coverage", "0.9", "--mindinfer-report", str(report)],
         tmp_path,
     )
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert " passed" in out and " failed" not in out.splitlines()[-1]
-    assert "target 'cpu' -> backend 'cpu'" in out and "PASSED: " in out
+    assert "target 'cpu@cpu' -> backend 'cpu'" in out and "PASSED: " in out
     assert report.is_file()
 
 

@@ -151,7 +151,7 @@ def test_asking_for_a_failed_plugin_by_name_raises_its_error(
 
 def test_mindinfer_plugins_restricts_which_load(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
     mods = install({"good": GOOD, "other": GOOD, "raiser": RAISES_IN_HOOK})
-    monkeypatch.setenv("MINDINFER_PLUGINS", "good, nonexistent")
+    monkeypatch.setenv("MINDINFER_PLUGINS", "good")
     reg = PluginRegistry()
     info = {p.name: p for p in reg.plugins}
     assert info["good"].status == "loaded"
@@ -161,6 +161,30 @@ def test_mindinfer_plugins_restricts_which_load(install: Install, monkeypatch: p
     assert mods["other"] not in sys.modules  # blocked means not even imported
     with pytest.raises(PluginError, match="blocked.*MINDINFER_PLUGINS"):
         reg.find("other")
+
+
+def test_mindinfer_plugins_naming_no_plugin_is_an_error(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
+    install({"good": GOOD})
+    monkeypatch.setenv("MINDINFER_PLUGINS", "good, nonexistent")
+    with pytest.raises(
+        PluginError, match=r"MINDINFER_PLUGINS='good, nonexistent' names 'nonexistent'.*installed: .*good"
+    ):
+        PluginRegistry()
+
+
+def test_messages_say_which_plugin_variable_is_in_effect(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
+    install({"good": GOOD})
+    monkeypatch.setenv("MINDINFER_PLUGINS", "good")
+    reg = PluginRegistry()
+    assert "MINDINFER_PLUGINS='good' is set" in reg.env_note()
+    with pytest.raises(mi.BackendUnavailableError, match="MINDINFER_PLUGINS='good' is set") as info:
+        Session(CASES / "lenet5" / "model.mindir", target="cpu", plugins=reg)
+    assert "reinstall" not in str(info.value)
+    monkeypatch.delenv("MINDINFER_PLUGINS")
+    monkeypatch.setenv("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", "1")
+    reg = PluginRegistry()
+    with pytest.raises(mi.BackendUnavailableError, match="MINDINFER_DISABLE_PLUGIN_AUTOLOAD is set"):
+        Session(CASES / "lenet5" / "model.mindir", target="cpu", plugins=reg)
 
 
 def test_disable_autoload(install: Install, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,3 +250,109 @@ def test_open_model_hook_raising_is_a_plugin_error(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     with pytest.raises(PluginError, match="plugin 'bad' raised in open_model.*cannot parse header"):
         Session(path, target="cpu", plugins=reg)
+
+
+# -- issue 18, item 8: only KeyboardInterrupt escapes a plugin --------------------------------------
+BASE_EXCEPTION_AT_IMPORT = """
+class PluginAbort(BaseException):
+    pass
+
+raise PluginAbort("the vendor SDK aborted while loading")
+"""
+SYSTEM_EXIT_AT_IMPORT = "raise SystemExit(3)\n"
+GENERATOR_EXIT_AT_IMPORT = "raise GeneratorExit('odd, but seen')\n"
+BASE_EXCEPTION_IN_HOOKS = """
+import mindinfer
+
+class PluginAbort(BaseException):
+    pass
+
+@mindinfer.hookimpl
+def register_backends(register):
+    raise PluginAbort("probe aborted")
+"""
+BASE_EXCEPTION_IN_COMMANDS = """
+import mindinfer
+from mindinfer.testing import NullBackend
+
+class PluginAbort(BaseException):
+    pass
+
+@mindinfer.hookimpl
+def register_backends(register):
+    register(NullBackend(name="{name}_backend"))
+
+@mindinfer.hookimpl
+def register_commands(subparsers):
+    raise PluginAbort("commands aborted")
+
+@mindinfer.hookimpl
+def open_model(path):
+    raise PluginAbort("open aborted")
+"""
+INTERRUPT_AT_IMPORT = "raise KeyboardInterrupt\n"
+
+
+def test_base_exceptions_at_import_or_in_a_hook_are_recorded_and_everything_else_works(install: Install) -> None:
+    install(
+        {
+            "good": GOOD,
+            "aborter": BASE_EXCEPTION_AT_IMPORT,
+            "exiter": SYSTEM_EXIT_AT_IMPORT,
+            "genexit": GENERATOR_EXIT_AT_IMPORT,
+            "hookabort": BASE_EXCEPTION_IN_HOOKS,
+        }
+    )
+    reg = PluginRegistry()
+    info = {p.name: p for p in reg.plugins}
+    for name, kind in (("aborter", "PluginAbort"), ("exiter", "SystemExit"), ("genexit", "GeneratorExit")):
+        assert info[name].status == "failed" and type(info[name].error).__name__ == kind, name
+    assert info["hookabort"].status == "failed" and "probe aborted" in info["hookabort"].error_text
+    assert info["good"].status == "loaded"
+    with pytest.raises(PluginError, match="the vendor SDK aborted") as err:
+        reg.find("aborter")
+    assert type(err.value.__cause__).__name__ == "PluginAbort"
+    # The native cpu plugin (a real entry point) still runs models.
+    with Session(CASES / "lenet5" / "model.mindir", target="cpu@cpu", plugins=reg) as sess:
+        assert sess.run([np.zeros((2, 1, 32, 32), np.float32)])[0].shape == (2, 10)
+
+
+def test_base_exception_in_register_commands_or_open_model(install: Install, tmp_path: Path) -> None:
+    import argparse
+
+    install({"cmds": BASE_EXCEPTION_IN_COMMANDS})
+    reg = PluginRegistry()
+    reg.register_commands(argparse.ArgumentParser().add_subparsers())  # skipped with a warning, no raise
+    weird = tmp_path / "model.weird"
+    weird.write_bytes(b"x")
+    with pytest.raises(PluginError, match="raised in open_model.*PluginAbort: open aborted") as err:
+        reg.open_model(str(weird))
+    assert type(err.value.__cause__).__name__ == "PluginAbort"
+
+
+def test_keyboard_interrupt_at_import_still_escapes(install: Install) -> None:
+    install({"interrupter": INTERRUPT_AT_IMPORT})
+    with pytest.raises(KeyboardInterrupt):
+        PluginRegistry()
+
+
+def test_cli_with_a_plugin_raising_base_exception(install: Install, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    install({"aborter": BASE_EXCEPTION_AT_IMPORT, "exiter": SYSTEM_EXIT_AT_IMPORT})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env.pop("MINDINFER_PLUGINS", None)
+    env.pop("MINDINFER_DISABLE_PLUGIN_AUTOLOAD", None)
+    cmd = [sys.executable, "-m", "mindinfer"]
+    out = subprocess.run([*cmd, "plugins"], check=False, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "aborter: failed" in out.stdout and "PluginAbort: the vendor SDK aborted" in out.stdout
+    assert "exiter: failed" in out.stdout and "Traceback" not in out.stderr
+    model = CASES / "lenet5" / "model.mindir"
+    out = subprocess.run(
+        [*cmd, "run", str(model), "-t", "cpu@cpu"], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "plugin 'aborter' failed to load" in out.stderr

@@ -255,15 +255,19 @@ def test_auto_prefers_accelerators_then_cpu_and_says_so() -> None:
     assert p.plugin == "realgpu" and str(p.device) == "gpu:0" and "auto chose gpu" in p.reason
 
 
-def test_auto_skips_backends_lacking_primitives_but_bare_kind_reports_them() -> None:
+def test_auto_skips_backends_lacking_primitives_and_bare_kind_records_the_refusal() -> None:
     reg = null_registry(
         NullBackend(name="partial", device_kinds=("cpu",), priority=100, primitives=frozenset({"Conv2D"})),
         NullBackend(name="full", device_kinds=("cpu",), priority=1),
     )
     p = Session(LENET, target="auto", plugins=reg).placement
     assert p.plugin == "full" and "does not support" in p.fallbacks[0].reason
+    # A bare kind tries the highest-priority plugin, which refuses at compile time; the next
+    # plugin for cpu runs it, and the placement says who refused and why.
+    p = Session(LENET, target="cpu", plugins=reg).placement
+    assert p.plugin == "full" and [a.plugin for a in p.fallbacks] == ["partial"]
     with pytest.raises(UnsupportedOpError) as info:
-        Session(LENET, target="cpu", plugins=reg)
+        Session(LENET, target="cpu@partial", plugins=reg)
     assert info.value.plugin == "partial"
 
 

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 from mindinfer import ir
 from mindinfer.errors import UnsupportedOpError
 from mindinfer.ir import Const, GraphRef, Node, Ref
 
+from . import _onnx_pb
 from ._graph import PLUGIN, GraphBuilder, Value, make_value_info
+
+if TYPE_CHECKING:
+    import onnx
 
 
 @dataclass(frozen=True)
@@ -195,11 +199,11 @@ def _subgraph(
     for out, spec in zip(outputs, specs):
         if produced is None or out not in produced:
             new = b.model.fresh(f"{name}/out")
-            nodes.append(onnx.helper.make_node("Identity", [out], [new], name=b.model.fresh(f"{name}/Identity")))
+            nodes.append(_onnx_pb.make_node("Identity", [out], [new], name=b.model.fresh(f"{name}/Identity")))
             out = new
         final.append(out)
     infos = [_info(b, o, s) for o, s in zip(final, specs)]
-    return onnx.helper.make_graph(nodes, name, inputs or [], infos)
+    return _onnx_pb.make_graph(nodes, name, inputs or [], infos)
 
 
 def _info(b: GraphBuilder, name: str, spec: Value | None) -> onnx.ValueInfoProto:

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-import onnx
+from pathlib import Path
+from typing import Any
+
 from mindinfer.errors import MindInferError
 from mindinfer.ir import ForeignModel, TensorSpec
 
+from . import _onnx_pb
 from .backend import ort_message
 
 
 def open_onnx(path: str) -> ForeignModel:
     """The inputs and outputs of an ONNX file (dynamic dims -1), without loading its weights."""
     try:
-        proto = onnx.load(path, load_external_data=False)
+        # The message only (as onnx.load(path, load_external_data=False)): weights stay on disk.
+        proto = _onnx_pb.pb().ModelProto()
+        proto.ParseFromString(Path(path).read_bytes())
     except Exception as exc:
         raise MindInferError(f"{path}: not a readable ONNX file: {ort_message(exc)}") from exc
     inits = {t.name for t in proto.graph.initializer}
 
-    def spec(vi: onnx.ValueInfoProto) -> TensorSpec:
+    def spec(vi: Any) -> TensorSpec:
         t = vi.type.tensor_type
         if not vi.type.HasField("tensor_type"):
             raise MindInferError(f"{path}: input/output '{vi.name}' is not a tensor; mindinfer runs tensor models only")
-        dtype = str(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type))
+        dtype = _onnx_pb.tensor_dtype_to_np_dtype(t.elem_type)
+        if dtype is None:
+            raise MindInferError(
+                f"{path}: input/output '{vi.name}' has ONNX element type {t.elem_type}, which mindinfer does not support"
+            )
         shape = (
             None
             if not t.HasField("shape")

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 from mindinfer import ir
 from mindinfer.errors import UnsupportedOpError
-from onnx import TensorProto, helper, numpy_helper
+
+from . import _onnx_pb as helper
+
+if TYPE_CHECKING:  # the onnx package itself is never imported to convert (see _onnx_pb)
+    import onnx
+    from onnx import TensorProto
 
 PLUGIN = "onnx"
 
@@ -57,7 +61,7 @@ class Model:
         name = self.fresh(hint)
         # from_array copies the buffer once (tobytes); no per-element Python work. (Not
         # np.ascontiguousarray: it turns 0-d scalars into 1-d arrays.)
-        self.initializers.append(numpy_helper.from_array(np.asarray(array, order="C"), name))
+        self.initializers.append(helper.from_array(np.asarray(array, order="C"), name))
         self.info[name] = Value(array.dtype, tuple(array.shape))
         return name
 

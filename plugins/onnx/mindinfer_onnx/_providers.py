@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import ctypes.util
 import functools
+import importlib.util
+import sys
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +36,30 @@ class ProviderStatus:
     reason: str = ""
 
 
+def missing_runtime() -> str:
+    """Why onnxruntime cannot be used at all ("" when it is installed)."""
+    if "onnxruntime" in sys.modules or importlib.util.find_spec("onnxruntime") is not None:
+        return ""
+    return "onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu)"
+
+
+def gpu_listed() -> bool:
+    """Whether this onnxruntime was built with a GPU provider, without importing it.
+
+    Importing onnxruntime costs a few hundred milliseconds that a Session on another plugin should
+    not pay; a GPU build ships its provider as a shared library next to the runtime
+    (``capi/libonnxruntime_providers_cuda.so``, ``..._tensorrt``; ``.dll`` on Windows).
+    """
+    if "onnxruntime" in sys.modules:
+        ort = sys.modules["onnxruntime"]
+        return bool(set(ort.get_available_providers()) & set(GPU_PROVIDERS))
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    capi = Path(next(iter(spec.submodule_search_locations))) / "capi"
+    return any(next(capi.glob(f"*onnxruntime_providers_{p}*"), None) for p in ("cuda", "tensorrt"))
+
+
 @functools.lru_cache(maxsize=1)
 def probe() -> tuple[ProviderStatus, ...]:
     """Status of every provider this onnxruntime lists (cached: sessions cost milliseconds)."""
@@ -42,13 +69,12 @@ def probe() -> tuple[ProviderStatus, ...]:
 
 
 def _tiny_model() -> bytes:
-    from onnx import TensorProto, helper
+    from . import _onnx_pb as helper
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    x = helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype("float32"), [2])
+    y = helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype("float32"), [2])
     graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
-    return model.SerializeToString()  # type: ignore[no-any-return]
+    return helper.make_model(graph, 13).SerializeToString()  # type: ignore[no-any-return]
 
 
 def _probe_one(name: str) -> ProviderStatus:

@@ -3,24 +3,30 @@
 Devices are the execution providers that really work here (see :mod:`._providers`): the CPU
 provider is ``cpu:0``; CUDA and TensorRT are ``gpu`` devices. A session asked for a GPU provider
 that onnxruntime silently swaps for CPU is an error, never a quiet CPU run.
+
+Registering this backend imports neither onnx nor onnxruntime (a Session pinned to another plugin
+pays nothing for this one): onnxruntime is imported when devices are asked for or a model is
+compiled, and converting never imports onnx (see :mod:`._onnx_pb`).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort
 from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
 from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
 from . import _providers
 from ._graph import PLUGIN
-from ._memory import detach_initializers
-from .convert import DEFAULT_OPSET, EXTERNAL_DATA_THRESHOLD, SUPPORTED, convert, save, weight_bytes
+from ._opsets import DEFAULT_OPSET
+from .convert import EXTERNAL_DATA_THRESHOLD, SUPPORTED, convert, save, weight_bytes
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 OPTIONS = (
     Option("threads", int, None, "onnxruntime intra-op threads (default: onnxruntime's choice)", minimum=1),
@@ -33,8 +39,11 @@ class OnnxBackend(BackendBase):
     """MindIR -> ONNX (this plugin's converter) -> onnxruntime."""
 
     name = PLUGIN
-    # Below the native cpu plugin (100): a bare "cpu" target keeps using it; "cpu@onnx" picks this.
-    priority = 50
+    # Above the native cpu plugin (100): onnxruntime runs the zoo 1.2-2.5x faster, so a bare "cpu"
+    # target tries this plugin first and moves on to the native one when the converter refuses a
+    # model (recorded in Session.placement). Without onnxruntime its device is unusable, so "cpu"
+    # is the native plugin. "cpu@cpu" / "cpu@onnx" pin either.
+    priority = 150
     capabilities = Capabilities(
         primitives=frozenset(SUPPORTED - CONTROL_FLOW_OPS),
         dtypes=_DTYPES,
@@ -47,10 +56,14 @@ class OnnxBackend(BackendBase):
     def __init__(self) -> None:
         # gpu only when this onnxruntime was built with a GPU provider (working or not: devices()
         # then says why it does not work, which is what a user asking for gpu needs to read).
-        listed = set(ort.get_available_providers())
-        self.device_kinds = ("cpu", "gpu") if listed & set(_providers.GPU_PROVIDERS) else ("cpu",)  # type: ignore[misc]
+        self.device_kinds = ("cpu", "gpu") if _providers.gpu_listed() else ("cpu",)  # type: ignore[misc]
 
     def devices(self) -> list[Device]:
+        missing = _providers.missing_runtime()
+        if missing:
+            return [Device("cpu", 0, "onnxruntime (not installed)", False, missing)]
+        import onnxruntime as ort
+
         found = []
         statuses = _providers.probe()
         others = {
@@ -76,6 +89,8 @@ class OnnxBackend(BackendBase):
         if weight_bytes(proto) <= EXTERNAL_DATA_THRESHOLD:
             return _open(proto.SerializeToString(), model.source or "the model", device, options)
         if model.encrypted:  # decrypted weights never go to a temporary file: hand them over in memory
+            from ._memory import detach_initializers  # imports onnx: only for models past 2 GB
+
             data, names, values, arrays = detach_initializers(proto)
             exe = _open(data, model.source or "the model", device, options, initializers=(names, values))
             exe.keep_alive = (values, arrays)
@@ -106,6 +121,8 @@ def _open(
     initializers: tuple[list[str], list[Any]] | None = None,
 ) -> OnnxExecutable:
     """An InferenceSession on the device's provider: graph optimizations on, threads as asked."""
+    import onnxruntime as ort
+
     provider = str(device.details.get("provider", _providers.CPU_PROVIDER))
     opts = ort.SessionOptions()
     if initializers is not None:

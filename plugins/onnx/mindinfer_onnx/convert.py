@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 from mindinfer import ir
 from mindinfer.errors import MindInferError, UnsupportedOpError
-from onnx import helper
 
+from . import _onnx_pb as helper
 from ._control import lower_nodes
 from ._graph import PLUGIN, GraphBuilder, Model, Value, make_value_info
+from ._opsets import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from .lowering import LOWERINGS
+
+if TYPE_CHECKING:  # converting never imports onnx (see _onnx_pb); writing and checking files does
+    import onnx
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -35,9 +39,6 @@ __all__ = [
     "save",
 ]
 
-DEFAULT_OPSET = 17
-#: Opsets the lowerings are written for (13 is the first with axes/splits as inputs).
-MIN_OPSET, MAX_OPSET = 13, 21
 #: Above this many bytes of weights, files are written with ONNX external data (protobuf's limit is 2 GiB
 #: for the whole message; leave room for the graph itself).
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**26
@@ -74,15 +75,8 @@ def convert(model: ir.Model, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     outputs = _outputs(b, model)
     nodes, initializers = _prune(b.nodes, [o.name for o in outputs], state.initializers)
     graph = helper.make_graph(nodes, _graph_name(main.name), inputs, outputs, initializer=initializers)
-    opset_ids = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(
-        graph,
-        opset_imports=opset_ids,
-        producer_name="mindinfer-onnx",
-        producer_version=_version(),
-        # The oldest IR version that carries this opset, so older ONNX consumers accept the file.
-        ir_version=helper.find_min_ir_version_for(opset_ids),
-    )
+    # The model declares the oldest IR version that carries this opset, so older ONNX consumers accept it.
+    proto = helper.make_model(graph, opset, producer_name="mindinfer-onnx", producer_version=_version())
     proto.doc_string = f"converted from {model.source or 'a MindIR model'} ({model.producer} {model.producer_version})"
     return proto
 
@@ -176,6 +170,8 @@ def weight_bytes(proto: onnx.ModelProto) -> int:
 
 def save(proto: onnx.ModelProto, dst: str | os.PathLike[str], external_data: bool | None = None) -> Path:
     """Write ``proto``; weights go to ``<dst>.data`` when ``external_data`` (default: when over 2 GB)."""
+    import onnx
+
     dst = Path(dst)
     if external_data is None:
         external_data = weight_bytes(proto) > EXTERNAL_DATA_THRESHOLD
@@ -212,6 +208,7 @@ def convert_file(
     :func:`mindinfer.load`). Encrypted models are not converted: that would write their weights in plain.
     """
     import mindinfer
+    import onnx
 
     proto = convert(mindinfer.load(src, checkpoint=checkpoint, strict=strict), opset)
     path = save(proto, dst, external_data)

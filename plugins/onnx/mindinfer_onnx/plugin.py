@@ -20,7 +20,7 @@ from mindinfer.errors import MindInferError
 from mindinfer.hookspecs import hookimpl
 from mindinfer.ir import ForeignModel
 
-from .convert import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+from ._opsets import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
 
 @hookimpl

@@ -103,8 +103,9 @@ def test_closed_executable_refuses_to_run(backend: CpuBackend, device: Device) -
         exe.run_profiled(inputs(LENET))
 
 
-def test_session_runs_on_cpu_by_default() -> None:
-    with mindinfer.Session(LENET / "model.mindir", target="cpu") as sess:
+def test_session_pinned_to_the_cpu_plugin() -> None:
+    # A bare "cpu" goes to the onnx plugin when onnxruntime is installed (tests/plugins/onnx).
+    with mindinfer.Session(LENET / "model.mindir", target="cpu@cpu") as sess:
         assert sess.placement.plugin == "cpu"
         assert_matches(sess.run(inputs(LENET))[0], outputs(LENET)[0], 1e-4, 1e-5, "lenet5 via Session")
 

@@ -66,8 +66,8 @@ def test_gpu_target_raises_with_the_reason() -> None:
 def test_gpu_cpu_falls_back_and_placement_records_why() -> None:
     sess = mindinfer.Session(LENET / "model.mindir", target="gpu,cpu")
     placement = sess.placement
-    assert placement.plugin == "cpu" and placement.target == "cpu" and placement.fallback_taken
-    (attempt,) = placement.fallbacks
+    assert placement.device.kind == "cpu" and placement.target == "cpu" and placement.fallback_taken
+    attempt = placement.fallbacks[0]
     assert attempt.target == "gpu" and GPU_REASON in attempt.reason
     got = sess.run(inputs(LENET))
     np.testing.assert_allclose(got[0], outputs(LENET)[0], rtol=1e-4, atol=1e-5)
