@@ -1,5 +1,6 @@
 """The tensorrt backend: MindIR -> ONNX (the onnx plugin's converter) -> TensorRT engine, cached.
 
+Registering the backend and listing devices import neither onnx nor tensorrt nor cuda-python.
 Compile: convert in memory, prepare the graph for TensorRT (:mod:`._prepare`), derive optimization
 profiles (:mod:`._profiles`), then load the engine from the cache (:mod:`._cache`) or build it
 (:mod:`._engine`). ``devices()`` probes the driver, cuda-python and TensorRT for real
@@ -23,7 +24,6 @@ from . import _probe
 from ._cache import EngineCache, atomic_write, engine_key
 from ._cuda import CudaAPI, CudaRuntime
 from ._engine import BuildSettings, build_plan, deserialize
-from ._prepare import origin, prepare
 from ._profiles import check_shapes_option, derive_profiles
 from .executable import TensorRTExecutable
 
@@ -161,6 +161,8 @@ class TensorRTBackend(BackendBase):
         cache = self._cache or EngineCache()
 
         def build(timing: bytes | None) -> tuple[bytes, bytes | None]:
+            from ._prepare import origin
+
             return build_plan(trt, onnx_bytes, settings, timing, lambda name: origin(name, model))
 
         keep, engine, source = load_or_build(trt, cache if options["cache"] else None, key, fields, build, gpu)
@@ -177,6 +179,8 @@ def _join(first: str, others: list[str]) -> str:
 
 def onnx_for_tensorrt(model: Model, precision: str, trt_major: int | None) -> bytes:
     """The model as ONNX bytes ready for TensorRT's parser (converted in memory, checked, cast)."""
+    from ._prepare import prepare  # imports onnx: only when compiling (registering must not)
+
     try:
         proto = convert(model, DEFAULT_OPSET)
     except UnsupportedOpError as exc:

@@ -40,7 +40,10 @@ def test_plugins_lists_tensorrt_as_loaded() -> None:
     assert res.returncode == 0, res.stderr
     info = {p["name"]: p for p in json.loads(res.stdout)}["tensorrt"]
     assert info["status"] == "loaded" and info["distribution"] == "mindinfer-tensorrt"
-    assert info["backends"] == [{"name": "tensorrt", "device_kinds": ["gpu"], "priority": 100}]
+    (backend,) = info["backends"]
+    assert (backend["name"], backend["device_kinds"], backend["priority"]) == ("tensorrt", ["gpu"], 100)
+    names = [o["name"] for o in backend["options"]]
+    assert names[:4] == ["precision", "workspace", "shapes", "builder_optimization_level"]
 
 
 def test_devices_says_why_gpu_is_unusable_and_that_it_is_unverified() -> None:
