@@ -6,10 +6,10 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 .PHONY: demo test test-zoo bench lint proto clean
 
-$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/gpu_trt/pyproject.toml conformance/pyproject.toml
+$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/gpu_trt/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
-	$(PIP) -e ".[dev,crypto]" -e plugins/onnx -e plugins/gpu_trt -e conformance
+	$(PIP) -e ".[dev,crypto]" -e plugins/onnx -e plugins/gpu_trt -e plugins/ascend -e conformance
 	touch $@
 
 demo: $(VENV)/.installed

@@ -79,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="inputs, outputs, primitives, parameters, backend coverage")
     p.add_argument("model", help="a .mindir file (or a format a plugin opens)")
+    add_load_args(p)
     p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("run", help="run a model once and print its outputs")
@@ -144,12 +145,15 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 # -- inspect -----------------------------------------------------------------------------------
 def _cmd_inspect(args: argparse.Namespace) -> int:
     registry = get_registry()
-    model = open_model(args.model, registry)
+    model = open_model(args.model, registry, **load_kwargs(args))
     print(f"model: {args.model}")
     if isinstance(model, ForeignModel):
         print(f"format: {model.format} (opened by a plugin)")
     else:
         print(f"producer: {model.producer} {model.producer_version}".rstrip())
+        if model.encrypted:
+            print("encrypted: yes (decrypted in memory)")
+        print_checkpoint(model)
     print("inputs:")
     for s in model.inputs:
         print(f"  {s}" + ("  (dynamic)" if s.is_dynamic else ""))

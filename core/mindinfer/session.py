@@ -57,13 +57,15 @@ def open_model(
 
     extra: dict[str, Any] = {"checkpoint": checkpoint, "strict": strict, "dec_key": dec_key, "dec_mode": dec_mode}
     suffix = Path(text).suffix.lower()
-    if suffix == ".mindir" or checkpoint is not None or dec_key is not None:
+    if suffix == ".mindir":
         return load(text, **extra)
     foreign = (registry or get_registry()).open_model(text)
     if foreign is not None:
+        if checkpoint is not None or dec_key is not None:
+            raise MindIRError(f"{text}: checkpoints and dec_key apply to MindIR models, not {foreign.format} files")
         return foreign
     try:
-        return load(text)
+        return load(text, **extra)
     except MindIRError as exc:
         if not suffix:
             raise
