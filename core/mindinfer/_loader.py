@@ -90,7 +90,7 @@ def load(
 
 
 def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
-    with open_file(path, "file", ".mindir file") as fh:
+    with open_file(path, "file", ".mindir file") as fh:  # a regular file only: a FIFO would block
         data = fh.read()
     return _decode(data, path, key)
 
