@@ -32,6 +32,7 @@ from ._cli_common import (
 from ._plugins import get_registry
 from .errors import MindInferError
 from .ir import ForeignModel, Model
+from .serve.cli import add_serve_parser
 from .session import Session, open_model
 
 __all__ = ["add_load_args", "load_kwargs", "main", "make_inputs", "print_checkpoint"]
@@ -88,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     add_bench_parser(sub)
+    add_serve_parser(sub)
     get_registry().register_commands(sub)
     return parser
 
