@@ -117,6 +117,7 @@ class AscendBackend(BackendBase):
     ) -> AscendExecutable:
         """ONNX file -> .om (cached) -> loaded; the work shared by MindIR and ``.onnx`` input."""
         batched = _batched_inputs(inputs)
+        known = [(s.name, b) for s, b in zip(inputs, batched)]
         gears = tuple(sorted(set(options["batch_sizes"]))) if any(batched) else ()
         mode = precision.choose(options["precision"], device.chip)
         soc = str(device.details.get("soc_version") or device.chip)
@@ -134,7 +135,7 @@ class AscendBackend(BackendBase):
         loaded = None
         if cache is not None and om is not None:
             try:
-                loaded = AclModel(str(om), device.index, batched)
+                loaded = AclModel(str(om), device.index, known)
             except AclError as exc:
                 if exc.call != "acl.mdl.load_from_file":
                     raise
@@ -152,7 +153,7 @@ class AscendBackend(BackendBase):
                 om = self._build(job, float(options["atc_timeout"]), where)
                 if cache is not None:
                     om = cache.put(key, om, parts)
-                loaded = AclModel(str(om), device.index, batched)
+                loaded = AclModel(str(om), device.index, known)
         info = {"om": str(om), "precision_mode": mode, "gears": list(loaded.gears), "soc_version": soc}
         return AscendExecutable(loaded, [s.dtype for s in outputs], info)
 
