@@ -36,8 +36,8 @@ OPSETS = (13, 14, 15)
 
 
 def _check_gears(value: Sequence[Any]) -> str | None:
-    if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in value):
-        return "every batch size must be an int >= 1"
+    if not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 2048 for b in value):
+        return "every batch size must be an int from 1 to 2048 (ATC's range)"
     if not 2 <= len(set(value)) <= 100:
         return "ATC's --dynamic_batch_size takes 2 to 100 distinct gears"
     return None
