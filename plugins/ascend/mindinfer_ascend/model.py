@@ -124,6 +124,12 @@ class AclModel:
         self.inputs = [self._tensor(i, "input") for i in data_idx]
         if known_inputs is not None:
             self.inputs = self._align(known_inputs)
+        elif self.gears and not any(t.batched for t in self.inputs):
+            # A description giving the largest gear instead of -1 for the batch (get_input_dims_v2 style).
+            self.inputs = [
+                TensorInfo(t.index, t.name, t.dims, t.dtype, t.size, bool(t.dims) and t.dims[0] == self.gears[-1])
+                for t in self.inputs
+            ]
         self.outputs = [self._tensor(i, "output") for i in range(int(acl.mdl.get_num_outputs(self.desc)))]
         in_sizes = [int(acl.mdl.get_input_size_by_index(self.desc, i)) for i in range(n_in)]
         self._in_ptrs = [self._malloc(s) for s in in_sizes]
