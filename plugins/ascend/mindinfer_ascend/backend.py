@@ -235,7 +235,7 @@ def describe_om(path: str) -> ForeignModel:
         )
     model = AclModel(path, found[0].index)
     try:
-        inputs = [TensorSpec(t.name, t.dims, str(t.dtype)) for t in model.inputs]
+        inputs = [TensorSpec(t.name, (-1, *t.dims[1:]) if t.batched else t.dims, str(t.dtype)) for t in model.inputs]
         outputs = [TensorSpec(t.name, t.dims, str(t.dtype)) for t in model.outputs]
         gears = list(model.gears)
     finally:
