@@ -44,6 +44,10 @@ ENUM_ARGS = {
     "approximate": "approximate",
     "reduction": "reduction",
     "rounding_mode": "rounding_mode",
+    # GridSampler2D's and the element scatters' (Scatter, ScatterValue, TensorScatterElements) enums.
+    "interpolation_mode": "grid_mode",
+    "padding_mode": "grid_padding",
+    "reduce": "scatter_reduce",
 }
 
 # 2-D primitives whose window arguments MindSpore writes as an int, (h, w) or (1, 1, h, w): core
@@ -118,6 +122,8 @@ MANUAL: dict[str, tuple[tuple[Any, ...], ...]] = {
     # 1.x classes without input names (math_ops.py, other_ops.py): one tensor input.
     "Inv": (_X,),
     "StopGradient": (("value", 0, (), ..., ""),),
+    # Primitive('TensorMove') (ops/functional.py, Tensor.copy in graph/_parse/standard_method.py): one tensor.
+    "TensorMove": (("x", 0, (), ..., ""),),
     "Acos": (("input", 0, (), ..., ""),),
     "Adds": (("input", 0, (), ..., ""), ("other", 1, (), ..., "")),
     "Subs": (("input", 0, (), ..., ""), ("other", 1, (), ..., "")),

@@ -1,9 +1,10 @@
 """``mindinfer bench``: load, compile and first-run times, then latency statistics over many runs.
 
 Modelled on MindSpore Lite's benchmark tool (warm-up runs, then a loop count; min/median/p90/max).
-``--threads N`` runs N caller threads that share one Session, each doing ``--loops`` runs, which
+``--callers N`` runs N caller threads that share one Session, each doing ``--loops`` runs, which
 measures what concurrent callers see (the Session serializes them unless the backend says its
-executable is thread-safe).
+executable is thread-safe). ``--threads N`` is the backend's own ``threads`` option, as
+``--option threads=N`` is, the same name meaning the same thing everywhere.
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from ._cli_common import add_model_args, load_kwargs, make_inputs, note_failed_plugins, parse_options, print_checkpoint
 from ._plugins import get_registry
 from .session import Session, open_model
 
 __all__ = ["add_bench_parser"]
 
 
-def add_bench_parser(
-    sub: argparse._SubParsersAction[Any], add_model_args: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_bench_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("bench", help="load time, first run, latency min/median/p90/max")
     add_model_args(p)
     p.add_argument("--warmup", type=int, default=3, help="runs before timing (default 3)")
     p.add_argument("--loops", type=int, default=10, help="timed runs per thread (default 10)")
-    p.add_argument("--threads", type=int, default=1, help="caller threads sharing the session (default 1)")
+    p.add_argument("--callers", type=int, default=1, help="caller threads sharing the session (default 1)")
+    p.add_argument(
+        "--threads", type=int, help="the backend's threads option (same as --option threads=N; see `mindinfer plugins`)"
+    )
     p.add_argument("--profile", action="store_true", help="per-node/op times, if the plugin can profile")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr")
@@ -40,16 +43,17 @@ def add_bench_parser(
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .cli import load_kwargs, make_inputs, note_failed_plugins, print_checkpoint  # the CLI imports this module
-
-    if args.loops < 1 or args.threads < 1 or args.warmup < 0:
-        print("error: --loops and --threads must be >= 1, --warmup >= 0", file=sys.stderr)
+    if args.loops < 1 or args.callers < 1 or args.warmup < 0:
+        print("error: --loops and --callers must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
+    options = parse_options(args.option)
+    if args.threads is not None:
+        options["threads"] = args.threads
     note_failed_plugins()
     t0 = time.perf_counter()
     model = open_model(args.model, get_registry(), **load_kwargs(args))
     t1 = time.perf_counter()
-    sess = Session(model, target=args.target)
+    sess = Session(model, target=args.target, options=options)
     t2 = time.perf_counter()
     with sess:
         inputs = make_inputs(sess.inputs, args.input, args.shape, args.seed)
@@ -64,9 +68,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         emit(f"load: {_ms(t1 - t0)}  compile: {_ms(t2 - t1)}  first run: {_ms(first)}")
         for _ in range(args.warmup):
             sess.run(inputs)
-        total = args.loops * args.threads
+        total = args.loops * args.callers
         show = args.progress if args.progress is not None else (sys.stderr.isatty() and first * total > 2.0)
-        times, wall = _timed_runs(sess, inputs, args.loops, args.threads, _Progress(total) if show else None)
+        times, wall = _timed_runs(sess, inputs, args.loops, args.callers, _Progress(total) if show else None)
         t = np.array(times)
         stats = {
             "min": float(t.min()),
@@ -75,7 +79,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             "max": float(t.max()),
             "mean": float(t.mean()),
         }
-        emit(f"runs: {args.warmup} warm-up, {args.loops} timed x {args.threads} thread(s)")
+        emit(f"runs: {args.warmup} warm-up, {args.loops} timed x {args.callers} thread(s)")
         emit("latency: " + "  ".join(f"{k} {_ms(v)}" for k, v in stats.items()))
         emit(f"throughput: {total / wall:.1f} runs/s")
         profile = _profile(sess, inputs, args.loops, emit) if args.profile else None
@@ -88,7 +92,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 "first_run_s": first,
                 "warmup": args.warmup,
                 "loops": args.loops,
-                "threads": args.threads,
+                "callers": args.callers,
+                "options": options,
                 "latency_s": stats,
                 "throughput_per_s": total / wall,
             }
@@ -96,7 +101,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 result["checkpoint"] = str(model.checkpoint)  # type: ignore[union-attr]
             if args.profile:
                 result["profile"] = profile
-            print(json.dumps(result, indent=2))
+            print(json.dumps(result, indent=2, default=str))
     return 0
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ._proto import checkpoint_pb2
+from ._tensors import open_file
 from .errors import MindIRError
 from .ir import Model, Parameter
 
@@ -108,26 +109,20 @@ def _names(names: Iterable[str]) -> str:
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray]]:
     """``(format, {name: array})`` of a MindSpore checkpoint file (``.ckpt`` or ``.safetensors``)."""
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(16)
-    except FileNotFoundError:
-        raise MindIRError(f"{p}: no such checkpoint file") from None
-    except IsADirectoryError:
-        raise MindIRError(f"{p}: is a directory; give the path of the .ckpt or .safetensors file") from None
-    except OSError as exc:
-        raise MindIRError(f"{p}: cannot read checkpoint: {exc.strerror or exc}") from None
-    if not head:
-        raise MindIRError(f"{p}: the checkpoint file is empty")
-    if p.suffix.lower() == ".safetensors" or (len(head) > 8 and head[8:9] == b"{"):
-        return "safetensors", _read_safetensors(p)
-    return "ckpt", _read_ckpt(p)
+    with open_file(p, "checkpoint file", ".ckpt or .safetensors file") as fh:
+        try:
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+            raise MindIRError(f"{p}: the checkpoint file is empty or cannot be mapped") from None
+    if p.suffix.lower() == ".safetensors" or buf[8:9] == b"{":
+        return "safetensors", _read_safetensors(p, buf)
+    return "ckpt", _read_ckpt(p, buf)
 
 
-def _read_ckpt(p: Path) -> dict[str, np.ndarray]:
+def _read_ckpt(p: Path, buf: mmap.mmap) -> dict[str, np.ndarray]:
     from ._decrypt import cipher_mode
 
-    data = p.read_bytes()
+    data = buf[:]  # protobuf parses from bytes: the one copy, as for a MindIR file
     mode = cipher_mode(data)
     if mode:
         raise MindIRError(
@@ -183,12 +178,7 @@ def _ckpt_tensor(p: Path, tag: str, slices: list[checkpoint_pb2.TensorProto]) ->
     return _array(raw, 0, name, dims, where, scalar_dims_zero=True)
 
 
-def _read_safetensors(p: Path) -> dict[str, np.ndarray]:
-    try:
-        with open(p, "rb") as fh:
-            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError) as exc:
-        raise MindIRError(f"{p}: cannot map the safetensors file: {exc}") from None
+def _read_safetensors(p: Path, buf: mmap.mmap) -> dict[str, np.ndarray]:
     if len(buf) < 8:
         raise MindIRError(f"{p}: {len(buf)} bytes is too short for a safetensors file; it is truncated")
     (n,) = struct.unpack_from("<Q", buf, 0)

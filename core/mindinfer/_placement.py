@@ -27,9 +27,10 @@ from ._plugins import PluginRegistry
 from .backend import Backend, Device, Executable
 from .errors import BackendUnavailableError, InvalidTargetError, MindInferError, PluginError, UnsupportedOpError
 from .ir import ForeignModel, Model
-from .targets import DeviceTarget, Target, candidates, pick_device
+from .targets import DeviceTarget, Target, candidates, options_for, pick_device
 
 __all__ = ["Attempt", "Placement", "compile_on", "place"]
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -95,7 +96,7 @@ def place(
     errors: list[MindInferError] = []
     for alt in target.alternatives:
         try:
-            backend, device, exe, reason = _place_one(model, alt, registry, options, skipped)
+            backend, device, exe, reason = _place_one(model, alt, registry, options_for(options, target, alt), skipped)
         except InvalidTargetError:
             raise  # a typo is never a reason to fall back
         except (BackendUnavailableError, UnsupportedOpError, PluginError) as exc:

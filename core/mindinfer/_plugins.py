@@ -68,7 +68,13 @@ class PluginInfo:
             "error": self.error_text or None,
             "contract_versions": sorted({int(b.contract_version) for b in self.backends}),
             "backends": [
-                {"name": b.name, "device_kinds": list(b.device_kinds), "priority": b.priority} for b in self.backends
+                {
+                    "name": b.name,
+                    "device_kinds": list(b.device_kinds),
+                    "priority": b.priority,
+                    "options": [o.to_json() for o in b.options],
+                }
+                for b in self.backends
             ],
         }
 

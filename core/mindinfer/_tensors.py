@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -19,7 +19,16 @@ from ._proto import mind_ir_pb2 as pb
 from .errors import MindIRError
 from .ir import TensorSpec
 
-__all__ = ["DTYPES", "MONAD", "ExternalData", "Monad", "decode_attribute", "spec_from_proto", "tensor_data"]
+__all__ = [
+    "DTYPES",
+    "MONAD",
+    "ExternalData",
+    "Monad",
+    "decode_attribute",
+    "open_file",
+    "spec_from_proto",
+    "tensor_data",
+]
 
 _T = pb.TensorProto
 _A = pb.AttributeProto
@@ -83,6 +92,18 @@ def spec_from_proto(t: Any, name: str, where: str) -> TensorSpec:
     return TensorSpec(name, _dims(t, where, allow_dynamic=True), dtype)
 
 
+def open_file(path: Path, what: str, expect: str) -> BinaryIO:
+    """``open(path, "rb")`` whose every failure is a one-line :class:`MindIRError` naming the file."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise MindIRError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise MindIRError(f"{path}: is a directory; give the path of the {expect}") from None
+    except OSError as exc:
+        raise MindIRError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+
+
 @dataclass
 class ExternalData:
     """Resolves ``external_data`` locations, confined to the model's folder, one mmap per file."""
@@ -91,9 +112,9 @@ class ExternalData:
 
     def __post_init__(self) -> None:
         self._root = self.model_path.resolve().parent
-        self._maps: dict[Path, mmap.mmap | bytes] = {}
+        self._maps: dict[Path, mmap.mmap | memoryview] = {}
 
-    def buffer(self, location: str, where: str) -> mmap.mmap | bytes:
+    def buffer(self, location: str, where: str) -> mmap.mmap | memoryview:
         if not location or os.path.isabs(location):
             raise MindIRError(f"{where}: external_data location {location!r} must be a path relative to the model file")
         target = (self._root / location).resolve()
@@ -112,7 +133,7 @@ class ExternalData:
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
         return self._maps[target]
 
-    def _map(self, fh: Any, where: str) -> mmap.mmap | bytes:
+    def _map(self, fh: Any, where: str) -> mmap.mmap | memoryview:
         """The bytes of an opened weight file (overridden to decrypt the split layout's files)."""
         return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 

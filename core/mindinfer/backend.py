@@ -280,6 +280,20 @@ class Option:
             text += f" >= {self.minimum:g}"
         return text
 
+    def describe(self) -> str:
+        """One line for ``mindinfer plugins``: name, what it accepts, default and help."""
+        default = "" if self.default is None else f", default {self.default!r}"
+        return f"{self.name} ({self.accepts()}{default}): {self.help}".rstrip(": ")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "accepts": self.accepts(),
+            "default": self.default,
+            "help": self.help,
+            "choices": list(self.choices) or None,
+        }
+
     def validate(self, value: Any, plugin: str) -> Any:
         """``value`` if this option accepts it; else :class:`InvalidOptionError` saying what it accepts."""
         types = self.type if isinstance(self.type, tuple) else (self.type,)

@@ -20,9 +20,18 @@ import numpy as np
 from . import __version__, list_devices
 from ._bench import add_bench_parser
 from ._checkpoint import CheckpointWarning
+from ._cli_common import (
+    add_load_args,
+    add_model_args,
+    load_kwargs,
+    make_inputs,
+    note_failed_plugins,
+    parse_options,
+    print_checkpoint,
+)
 from ._paths import check_output_dir, check_output_file
 from ._plugins import get_registry
-from .errors import InvalidInputError, MindInferError, MindIRError
+from .errors import MindInferError
 from .ir import ForeignModel, Model, TensorSpec
 from .session import Session, open_model
 
@@ -35,6 +44,9 @@ __all__ = [
     "make_inputs",
     "print_checkpoint",
 ]
+
+# Re-exported: plugin commands and tests use them from here.
+_ = (add_load_args, check_output_dir, check_output_file, load_kwargs, make_inputs, print_checkpoint)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,72 +93,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="inputs, outputs, primitives, parameters, backend coverage")
     p.add_argument("model", help="a .mindir file (or a format a plugin opens)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_load_args(p)
     p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("run", help="run a model once and print its outputs")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--output-dir", type=Path, help="save outputs as output_N.npy here")
     p.add_argument("--print-all", action="store_true", help="print every value of every output (default: the first 6)")
     p.add_argument("--json", action="store_true", help="print JSON (values with --print-all, else the first 6)")
     p.set_defaults(func=_cmd_run)
 
-    add_bench_parser(sub, _add_model_args)
+    add_bench_parser(sub)
     get_registry().register_commands(sub)
     return parser
-
-
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="a .mindir file (or a format a plugin opens)")
-    p.add_argument("--target", "-t", default="cpu", help="device target, e.g. cpu, gpu:1, cpu@onnx, gpu,cpu, auto")
-    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeat)")
-    p.add_argument(
-        "--shape", action="append", default=[], metavar="NAME=D0,D1,..", help="size dynamic dims of a random input"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
-    add_load_args(p)
-
-
-def add_load_args(p: argparse.ArgumentParser) -> None:
-    """--checkpoint, --no-strict, --dec-key-file, --dec-mode: what ``mindinfer.load`` takes besides the path."""
-    g = p.add_argument_group("checkpoints and encrypted models")
-    g.add_argument(
-        "--checkpoint", metavar="FILE", help="MindSpore .ckpt or .safetensors whose weights replace the MindIR's"
-    )
-    g.add_argument(
-        "--no-strict",
-        dest="strict",
-        action="store_false",
-        help="parameters missing from --checkpoint keep the MindIR's values",
-    )
-    g.add_argument(
-        "--dec-key-file", metavar="FILE", type=Path, help="file holding the raw key bytes of an encrypted MindIR"
-    )
-    g.add_argument(
-        "--dec-mode", default="AES-GCM", choices=["AES-GCM", "AES-CBC"], help="cipher mode (default AES-GCM)"
-    )
-
-
-def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keywords of ``mindinfer.load``/``Session`` that :func:`add_load_args` options give."""
-    key = None
-    if getattr(args, "dec_key_file", None) is not None:
-        try:
-            key = args.dec_key_file.read_bytes()
-        except OSError as exc:
-            raise MindIRError(f"--dec-key-file {args.dec_key_file}: cannot read it: {exc.strerror or exc}") from None
-    return {
-        "checkpoint": getattr(args, "checkpoint", None),
-        "strict": getattr(args, "strict", True),
-        "dec_key": key,
-        "dec_mode": getattr(args, "dec_mode", "AES-GCM"),
-    }
-
-
-def print_checkpoint(model: Model | ForeignModel) -> None:
-    """One line saying what --checkpoint changed (the warnings of ``load`` would repeat it)."""
-    report = getattr(model, "checkpoint", None)
-    if report is not None:
-        print(f"checkpoint: {report}")
 
 
 # -- plugins / devices -------------------------------------------------------------------------
@@ -167,6 +126,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(
                 f"    backend {b.name}: kinds {', '.join(b.device_kinds)}, priority {b.priority}, contract {b.contract_version}"
             )
+            for o in b.options:
+                print(f"        option {o.describe()}")
         if p.error is not None:
             print(f"    {p.error_text}")
     return 0
@@ -215,7 +176,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 # -- inspect -----------------------------------------------------------------------------------
 def _cmd_inspect(args: argparse.Namespace) -> int:
     registry = get_registry()
-    model = open_model(args.model, registry)
+    model = open_model(args.model, registry, **load_kwargs(args))
     if args.json:
         print(json.dumps(_inspect_json(args.model, model, registry), indent=2))
         return 0
@@ -224,6 +185,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"format: {model.format} (opened by a plugin)")
     else:
         print(f"producer: {model.producer} {model.producer_version}".rstrip())
+        if model.encrypted:
+            print("encrypted: yes (decrypted in memory)")
+        print_checkpoint(model)
     print("inputs:")
     for s in model.inputs:
         print(f"  {s}" + ("  (dynamic)" if s.is_dynamic else ""))
@@ -305,18 +269,12 @@ def _coverage(model: Model | ForeignModel, backend: Any) -> str:
 
 
 # -- run ---------------------------------------------------------------------------------------
-def note_failed_plugins() -> None:
-    """One stderr line per plugin that did not load: it might have changed which backend ran."""
-    for p in get_registry().plugins:
-        if p.status == "failed":
-            print(f"note: plugin {p.name!r} failed to load ({p.error_text}); see `mindinfer plugins`", file=sys.stderr)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.output_dir is not None:
         check_output_dir(args.output_dir, "--output-dir")
     note_failed_plugins()
-    sess = Session(args.model, target=args.target, **load_kwargs(args))
+    options = parse_options(args.option)
+    sess = Session(args.model, target=args.target, options=options, **load_kwargs(args))
     with sess:
         inputs = make_inputs(sess.inputs, args.input, args.shape, args.seed)
         outs = sess.run(inputs)
@@ -364,65 +322,3 @@ def _run_json(sess: Session, outs: list[np.ndarray], print_all: bool) -> dict[st
 
 def _fmt(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
-
-
-def make_inputs(
-    specs: Sequence[TensorSpec], files: Sequence[str], shapes: Sequence[str], seed: int = 0
-) -> list[np.ndarray]:
-    """Inputs from ``name=file.npy`` options; random ones of the right shape and dtype otherwise.
-
-    A dynamic dimension of a random input is 1 unless ``name=d0,d1,...`` in ``shapes`` sizes it.
-    """
-    names = [s.name for s in specs]
-    given = {k: _load_npy(k, v) for k, v in (_split(o, "--input", names) for o in files)}
-    sizes = {k: _parse_dims(k, v) for k, v in (_split(o, "--shape", names) for o in shapes)}
-    rng = np.random.default_rng(seed)
-    out = []
-    for spec in specs:
-        if spec.name in given:
-            out.append(given[spec.name])
-            continue
-        shape = sizes.get(spec.name) or tuple(1 if d < 0 else d for d in (spec.shape or ()))
-        out.append(_random(rng, shape, spec.dtype))
-    return out
-
-
-def _split(option: str, flag: str, names: list[str]) -> tuple[str, str]:
-    name, sep, value = option.partition("=")
-    if not sep:
-        if len(names) == 1:
-            return names[0], option
-        raise InvalidInputError(f"{flag} {option!r}: write NAME=VALUE; the model's inputs are {', '.join(names)}")
-    if name not in names:
-        raise InvalidInputError(
-            f"{flag} {option!r}: the model has no input {name!r}; its inputs are {', '.join(names)}"
-        )
-    return name, value
-
-
-def _load_npy(name: str, path: str) -> np.ndarray:
-    try:
-        return np.asarray(np.load(path, allow_pickle=False))
-    except Exception as exc:  # noqa: BLE001 -- any unreadable file is one user error
-        raise InvalidInputError(f"--input {name}={path}: cannot read it as a .npy file ({exc})") from None
-
-
-def _parse_dims(name: str, text: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        raise InvalidInputError(
-            f"--shape {name}={text}: write comma-separated sizes, e.g. {name}=1,3,224,224"
-        ) from None
-    if any(d < 0 for d in dims):
-        raise InvalidInputError(f"--shape {name}={text}: sizes must be >= 0")
-    return dims
-
-
-def _random(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    dt = np.dtype(dtype)
-    if dt.kind == "b":
-        return rng.random(shape) > 0.5
-    if dt.kind in "iu":
-        return rng.integers(0, 10, size=shape).astype(dt)
-    return rng.standard_normal(shape).astype(dt)

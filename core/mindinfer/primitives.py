@@ -72,6 +72,10 @@ FORMATS = {0: "NCHW", 1: "NHWC", 2: "NHWC4", 11: "NC", 14: "NCDHW", 15: "NWC", 1
 APPROXIMATE = {0: "none", 1: "tanh"}
 REDUCTIONS = {0: "sum", 1: "mean", 2: "none", 3: "update"}
 ROUNDING_MODES = {0: "round", 1: "trunc", 2: "floor", 3: "ceil"}
+# Read back from 2.10's str_to_enum (mindspore.ops._utils.arg_handler) for GridSampler2D and Scatter.
+GRID_MODES = {0: "bilinear", 1: "nearest"}
+GRID_PADDINGS = {0: "zeros", 1: "border", 2: "reflection"}
+SCATTER_REDUCTIONS = {0: "none", 1: "add", 2: "multiply"}
 
 _ENUMS: dict[str, tuple[Mapping[int, str], Callable[[str], str]]] = {
     "pad_mode": (PAD_MODES, str.lower),
@@ -79,6 +83,9 @@ _ENUMS: dict[str, tuple[Mapping[int, str], Callable[[str], str]]] = {
     "approximate": (APPROXIMATE, str.lower),
     "reduction": (REDUCTIONS, str.lower),
     "rounding_mode": (ROUNDING_MODES, str.lower),
+    "grid_mode": (GRID_MODES, str.lower),
+    "grid_padding": (GRID_PADDINGS, str.lower),
+    "scatter_reduce": (SCATTER_REDUCTIONS, str.lower),
 }
 
 

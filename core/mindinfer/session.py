@@ -57,13 +57,15 @@ def open_model(
 
     extra: dict[str, Any] = {"checkpoint": checkpoint, "strict": strict, "dec_key": dec_key, "dec_mode": dec_mode}
     suffix = Path(text).suffix.lower()
-    if suffix == ".mindir" or checkpoint is not None or dec_key is not None:
+    if suffix == ".mindir":
         return load(text, **extra)
     foreign = (registry or get_registry()).open_model(text)
     if foreign is not None:
+        if checkpoint is not None or dec_key is not None:
+            raise MindIRError(f"{text}: checkpoints and dec_key apply to MindIR models, not {foreign.format} files")
         return foreign
     try:
-        return load(text)
+        return load(text, **extra)
     except MindIRError as exc:
         if not suffix:
             raise
@@ -91,8 +93,12 @@ class Session:
     """A model compiled for a device target.
 
     ``model_or_path`` is a :class:`~mindinfer.ir.Model` from :func:`mindinfer.load`, a
-    :class:`~mindinfer.ir.ForeignModel`, a path, or a MindIR file's contents as ``bytes``. ``target`` is a device target string (see
-    :mod:`mindinfer.targets`). ``options`` go to the backend's ``compile`` unchanged.
+    :class:`~mindinfer.ir.ForeignModel`, a path, or a MindIR file's contents as ``bytes``.
+    ``target`` is a device target string (see :mod:`mindinfer.targets`). ``options`` go to the
+    backend's ``compile`` (each backend declares the ones it accepts: ``mindinfer plugins``); for
+    a fallback list a mapping under an alternative's name holds options for that alternative only,
+    e.g. ``{"gpu": {"workspace_mb": 512}, "cpu": {"threads": 4}}`` (see
+    :func:`mindinfer.targets.options_for`).
     ``plugins`` replaces the process-wide plugin registry (tests, embedding).
     ``checkpoint``/``strict`` apply a MindSpore checkpoint before compiling, so that weights folded at
     compile time are the checkpoint's; ``dec_key``/``dec_mode`` open an encrypted MindIR path (see

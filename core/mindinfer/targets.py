@@ -18,13 +18,24 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .backend import Backend, Device
-from .errors import InvalidTargetError
+from .errors import InvalidOptionError, InvalidTargetError
 
-__all__ = ["AUTO", "AUTO_RANK", "KNOWN_KINDS", "DeviceTarget", "Target", "candidates", "parse_target", "pick_device"]
+__all__ = [
+    "AUTO",
+    "AUTO_RANK",
+    "KNOWN_KINDS",
+    "DeviceTarget",
+    "Target",
+    "candidates",
+    "options_for",
+    "parse_target",
+    "pick_device",
+]
 
 AUTO = "auto"
 #: Device kinds core knows about; plugins may declare more (the test ``null`` device).
@@ -161,3 +172,28 @@ def pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
     if not usable:
         return "; ".join(f"{d} unusable: {d.reason or 'no reason given'}" for d in matching)
     return min(usable, key=lambda d: d.index)
+
+
+def options_for(options: Mapping[str, Any], target: Target, alt: DeviceTarget) -> dict[str, Any]:
+    """The compile options of one alternative of ``target``.
+
+    Options apply to every alternative, except those under a key naming an alternative: a
+    mapping value keyed by the alternative as written in the target (``"gpu"``, ``"cpu@onnx"``,
+    ``"gpu:1"``) or by its device kind holds options for that alternative only, so that
+    ``Session(m, "gpu,cpu", options={"gpu": {"workspace_mb": 512}, "cpu": {"threads": 4}})``
+    passes each backend only what it declares. Per-alternative values win over shared ones; the
+    exact alternative wins over its kind. A key naming no alternative is an
+    :class:`InvalidOptionError`.
+    """
+    nested = {k: v for k, v in options.items() if isinstance(v, Mapping)}
+    names = {str(a) for a in target.alternatives} | {a.kind for a in target.alternatives}
+    unknown = sorted(set(nested) - names)
+    if unknown:
+        raise InvalidOptionError(
+            f"options keyed by {', '.join(map(repr, unknown))}: target {str(target)!r} has no such alternative; "
+            f"key per-alternative options by one of {', '.join(map(repr, sorted(names)))}"
+        )
+    out = {k: v for k, v in options.items() if not isinstance(v, Mapping)}
+    for key in dict.fromkeys((alt.kind, str(alt))):
+        out.update(nested.get(key, {}))
+    return out

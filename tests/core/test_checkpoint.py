@@ -256,6 +256,9 @@ def test_nothing_decrypted_reaches_the_disk(tmp_path: Path, monkeypatch: pytest.
     with Session(case / "net_graph.mindir", dec_key=(DATA / "gcm.key").read_bytes()) as sess:
         sess.run([np.load(DATA / "input_0.npy")])
     assert {p: p.read_bytes() for p in case.rglob("*") if p.is_file()} == before
+    # The weights are read-only views of the one decrypted buffer, as mapped files' are.
+    model = mi.load(case / "net_graph.mindir", dec_key=(DATA / "gcm.key").read_bytes())
+    assert all(not p.data.flags.writeable and not p.data.flags.owndata for p in model.parameters())
     assert not any((tmp_path / "tmp").iterdir())
 
 
@@ -284,3 +287,31 @@ def test_cli_bad_inputs_are_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert err.count("\n") == 1 and "fc.weight" in err
     assert main(["run", str(DATA / "net_gcm.mindir"), "--dec-key-file", str(DATA / "missing.key")]) == 2
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_missing_empty_and_encrypted_checkpoint_files(tmp_path: Path) -> None:
+    net = DATA / "net.mindir"
+    _one_line_error(lambda: mi.load(net, checkpoint=tmp_path / "none.ckpt"), "none.ckpt: no such checkpoint file")
+    _one_line_error(lambda: mi.load(net, checkpoint=tmp_path), "is a directory; give the path of the .ckpt")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    _one_line_error(
+        lambda: mi.load(net, checkpoint=tmp_path / "empty.ckpt"), "empty.ckpt: the checkpoint file is empty"
+    )
+    # MindSpore's checkpoint encryption writes the same block stream as export's.
+    shutil.copy(DATA / "net_gcm.mindir", tmp_path / "enc.ckpt")
+    _one_line_error(lambda: mi.load(net, checkpoint=tmp_path / "enc.ckpt"), r"this checkpoint is encrypted \(AES-GCM\)")
+
+
+def test_prefix_matching_on_either_side() -> None:
+    from mindinfer._checkpoint import _match
+
+    arr = np.zeros(1)
+    ckpt = {"network.backbone.a.w": arr, "network.backbone.b.w": arr, "moments.network.backbone.a.w": arr}
+    assert _match(["a.w", "b.w"], ckpt) == (
+        {"a.w": "network.backbone.a.w", "b.w": "network.backbone.b.w"},
+        "ckpt:network.backbone.",
+    )
+    graph = ["net.a.w", "net.b.w", "net.c.w"]
+    assert _match(graph, {"a.w": arr, "b.w": arr}) == ({"net.a.w": "a.w", "net.b.w": "b.w"}, "graph:net.")
+    # Exact names win; the prefix only serves the rest.
+    assert _match(["a.w", "b.w"], {"a.w": arr, "x.b.w": arr})[0] == {"a.w": "a.w", "b.w": "x.b.w"}

@@ -212,7 +212,7 @@ def test_bench_reports_latency_and_profile(capsys: pytest.CaptureFixture[str]) -
         "1",
         "--loops",
         "5",
-        "--threads",
+        "--callers",
         "3",
         "--profile",
         "--progress",

@@ -102,7 +102,9 @@ def test_template_plugin_in_a_fresh_venv(tmp_path: Path) -> None:
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["template"]["status"] == "loaded", plugins["template"]
     assert plugins["template"]["distribution"] == "mindinfer-plugin-template"
-    assert plugins["template"]["backends"] == [{"name": "template", "device_kinds": ["cpu"], "priority": -10}]
+    assert plugins["template"]["backends"] == [
+        {"name": "template", "device_kinds": ["cpu"], "priority": -10, "options": []}
+    ]
 
     script = f"""
 import json, sys, numpy as np, mindinfer as mi

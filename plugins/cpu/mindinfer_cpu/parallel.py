@@ -28,6 +28,12 @@ import numpy as np
 DEFAULT_MAX_THREADS = 8
 
 
+def _quiet(fn: Callable[[int, int], object], start: int, stop: int) -> object:
+    """``fn(start, stop)`` in a worker thread, under the run's errstate (numpy's is per thread)."""
+    with np.errstate(all="ignore"):
+        return fn(start, stop)
+
+
 def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, DEFAULT_MAX_THREADS))
 
@@ -49,7 +55,9 @@ class Workers:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="mindinfer-cpu")
         bounds = [total * i // parts for i in range(parts + 1)]
-        futures: list[Future[object]] = [self._pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+        futures: list[Future[object]] = [
+            self._pool.submit(_quiet, fn, bounds[i], bounds[i + 1]) for i in range(1, parts)
+        ]
         try:
             fn(bounds[0], bounds[1])
         finally:

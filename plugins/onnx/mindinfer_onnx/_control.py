@@ -335,6 +335,16 @@ def _state_dtype(b: GraphBuilder, spec: ir.TensorSpec, init: str) -> np.dtype:
     return info.dtype
 
 
+def _state_shape(b: GraphBuilder, spec: ir.TensorSpec, init: str) -> tuple[int, ...] | None:
+    """A loop variable's shape as far as every iteration agrees: MindSpore's exported shape of the loop
+    state (it joins the shapes of all iterations, -1 where they differ), kept only where the initial
+    value agrees. Lowerings in the body need at least the rank (MatMul's transposes, for one)."""
+    info = b.info(init)
+    if spec.shape is None or info is None or info.shape is None or len(info.shape) != len(spec.shape):
+        return None
+    return tuple(a if a == c else -1 for a, c in zip(spec.shape, info.shape))
+
+
 def _lower_loop(b: GraphBuilder, header: ir.Graph, init: list[str]) -> list[str]:
     shape = _match_while(b, header)
     body_graph = _graph(b, shape.body.graph)
@@ -349,8 +359,9 @@ def _lower_loop(b: GraphBuilder, header: ir.Graph, init: list[str]) -> list[str]
     iter_name, cond_in = b.model.fresh(f"{header.name}/iter"), b.model.fresh(f"{header.name}/cond_in")
     state_in = [b.model.fresh(f"{header.name}/{s.name}") for s in header.inputs]
     dtypes = [_state_dtype(b, spec, name) for spec, name in zip(header.inputs, init)]
-    for name, dt in zip(state_in, dtypes):
-        b.model.info[name] = Value(dt, None)
+    shapes = [_state_shape(b, spec, name) for spec, name in zip(header.inputs, init)]
+    for name, dt, sh in zip(state_in, dtypes, shapes):
+        b.model.info[name] = Value(dt, sh)
     hs, _ = _header(lb, shape, state_in)
     body_args = _resolve(hs, shape.body.bound) + _resolve(hs, shape.call.inputs[1:])
     new_state = _lower_body(hs, body_graph, body_args, header.name)
@@ -373,8 +384,8 @@ def _lower_loop(b: GraphBuilder, header: ir.Graph, init: list[str]) -> list[str]
         produced=lb.produced - set(state_in),
     )
     final = b.op("Loop", ["", cond0, *init], n, body=loop_body, hint=f"{header.name}")
-    for name, dt in zip(final, dtypes):
-        b.model.info[name] = Value(dt, None)
+    for name, dt, sh in zip(final, dtypes, shapes):
+        b.model.info[name] = Value(dt, sh)
 
     # After the loop: the exit branch on the final state.
     es, _ = _header(b, shape, final)

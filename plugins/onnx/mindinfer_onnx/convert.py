@@ -143,7 +143,9 @@ def _outputs(b: GraphBuilder, model: ir.Model) -> list[onnx.ValueInfoProto]:
         name = b.model.fresh(spec.name if spec and spec.name else f"output_{i}")
         b.identity_into(source, name)
         info = b.info(source)
-        dtype = spec.dtype if spec else (info.dtype if info else None)
+        # What the graph computes wins over the exported spec: a lowering that knows MindSpore's real
+        # result dtype records it (the spec of `7 % int32_x` says int64, MindSpore computes int32).
+        dtype = info.dtype if info else (spec.dtype if spec else None)
         if dtype is None:
             raise UnsupportedOpError("<output>", name, PLUGIN, "the output's dtype is unknown")
         shape = None if spec is None or spec.shape is None else [d if d >= 0 else None for d in spec.shape]

@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     conv,
     conv_nhwc,
     elementwise,
+    grid_sample,
     index,
     layout_nhwc,
     matmul,
@@ -12,7 +13,9 @@ from . import (  # noqa: F401
     pool,
     recurrent,
     reduce,
+    remainder,
     resize,
     scalar,
+    scatter,
     shape,
 )

@@ -169,7 +169,7 @@ def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
                 ]
                 dst = acc[:, ra - r0 : rb - r0, ca:cb]
                 if kind == "max":
-                    np.maximum(dst, src, out=dst)
+                    np.fmax(dst, src, out=dst)  # NaN skipped, like max_pool
                 else:
                     dst += src
         if isinstance(scale, np.ndarray):

@@ -29,7 +29,7 @@ def _out_and_pads(g: ConvGeom, h: int, w: int) -> tuple[tuple[int, int, int, int
 
 
 def max_pool(x: np.ndarray, g: ConvGeom) -> np.ndarray:
-    """Max over every window (padding never wins)."""
+    """Max over every window (padding never wins; NaN is skipped, as onnxruntime and MindSpore do)."""
     h, w = x.shape[2:]
     pads, oh, ow = _out_and_pads(g, h, w)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -37,7 +37,7 @@ def max_pool(x: np.ndarray, g: ConvGeom) -> np.ndarray:
     views = taps(xp, g, oh, ow)
     acc = views[0].copy()
     for v in views[1:]:
-        np.maximum(acc, v, out=acc)
+        np.fmax(acc, v, out=acc)
     return acc
 
 

@@ -146,7 +146,15 @@ def _arg_builder(fn: Callable[..., Any]) -> Callable[[Node, list[Arg]], Kernel]:
     return build
 
 
-kernel("Argmax")(_arg_builder(np.argmax))
+def nan_skipping_argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    """np.argmax with NaN skipped (index 0 for an all-NaN slice): onnxruntime's ArgMax and MindSpore's."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and np.isnan(x).any():
+        x = np.where(np.isnan(x), -np.inf, x)
+    return np.argmax(x, axis=axis, keepdims=keepdims)
+
+
+kernel("Argmax")(_arg_builder(nan_skipping_argmax))
 kernel("Argmin")(_arg_builder(np.argmin))
 
 
@@ -154,8 +162,8 @@ kernel("Argmin")(_arg_builder(np.argmin))
 def argmax_ext(x: Any, dim: Any = None, keepdim: Any = False) -> Any:
     """int64 index of the maximum over ``dim`` (None = flattened)."""
     if dim is None:
-        return np.asarray(np.argmax(x), np.int64)
-    return np.argmax(x, axis=int(dim), keepdims=bool(keepdim)).astype(np.int64)
+        return np.asarray(nan_skipping_argmax(x), np.int64)
+    return nan_skipping_argmax(x, axis=int(dim), keepdims=bool(keepdim)).astype(np.int64)
 
 
 @simple("ArgMinExt")

@@ -114,6 +114,11 @@ def build_split(node: Node, args: list[Arg]) -> Kernel:
     """Split into ``output_num`` equal parts along ``axis``."""
     axis = int(param(node, args, "axis"))
     num = int(param(node, args, "output_num"))
+    if num == 1 and len(node.outputs) == 1:
+        # A one-piece Split (the tail of an uneven ops.split/chunk) reaches us with its single tuple item
+        # as the node's output: return the piece itself, not a one-item tuple (which would become a
+        # stacked array with a leading 1).
+        return lambda x, *_: as_array(x)
     return lambda x, *_: tuple(np.split(as_array(x), num, axis=axis))
 
 

@@ -3,7 +3,19 @@
 Importing this package registers every lowering in :data:`LOWERINGS`.
 """
 
-from . import conv, elementwise, linalg, norm, recurrent, reduce, scalar, shape  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    conv,
+    elementwise,
+    grid_sample,
+    linalg,
+    norm,
+    recurrent,
+    reduce,
+    remainder,
+    scalar,
+    scatter,
+    shape,
+)
 from ._base import LOWERINGS, Lowering, lowers
 
 __all__ = ["LOWERINGS", "Lowering", "lowers"]

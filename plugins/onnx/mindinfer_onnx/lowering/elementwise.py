@@ -84,10 +84,16 @@ def _typed(b: GraphBuilder, node: Node, i: int) -> str:
     return x(b, node, i, out_dtype(node))
 
 
+#: Unary ops whose bool output says something about a numeric input: the input keeps its own dtype
+#: (casting it to the output's bool first would hand IsNaN a bool tensor, an invalid model).
+_PREDICATES = {"IsNan"}
+
+
 @lowers(*_UNARY)
 def unary(b: GraphBuilder, node: Node) -> None:
     """The ONNX op of the same name and meaning."""
-    out(b, node, b.op1(_UNARY[node.op], [_typed(b, node, 0)]))
+    operand = x(b, node, 0) if node.op in _PREDICATES else _typed(b, node, 0)
+    out(b, node, b.op1(_UNARY[node.op], [operand]))
 
 
 @lowers(*_BINARY)
