@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-zoo bench lint proto clean
+.PHONY: demo test test-zoo bench lint proto clean fuzz
 
-$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml conformance/pyproject.toml
+$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
-	$(PIP) -e ".[dev,crypto]" -e plugins/onnx -e conformance
+	$(PIP) -e ".[dev,crypto]" -e plugins/onnx -e plugins/ascend -e conformance
 	touch $@
 
 demo: $(VENV)/.installed
@@ -21,6 +21,13 @@ test: $(VENV)/.installed
 # Opt-in: whole mindcv networks exported by tools/make_zoo.py into ~/.cache/mindinfer/zoo.
 test-zoo: $(VENV)/.installed
 	$(PY) -m pytest -q -m zoo
+
+# Opt-in: N mutants of the corpus (each run on cpu and cpu@onnx in a forked, time- and memory-limited
+# child); summary table by mutation class in fuzz-out/summary.md. See tools/mindinfer_fuzz/README.md.
+N ?= 3000
+SEED ?= 0
+fuzz: $(VENV)/.installed
+	PYTHONPATH=tools $(PY) -m mindinfer_fuzz -n $(N) --seed $(SEED) --out fuzz-out
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_zoo.py

@@ -165,8 +165,7 @@ def _cipher(key: DecryptionKey) -> Callable[[_Block, memoryview], int]:
             dec.finalize()
         except InvalidTag:
             raise MindIRError(
-                f"{b.where}: AES-GCM authentication failed: the key is wrong, or the file was tampered with "
-                "or damaged"
+                f"{b.where}: AES-GCM authentication failed: the key is wrong, or the file was tampered with or damaged"
             ) from None
         return int(n)
 

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from ._checkpoint import apply_checkpoint
 from ._decrypt import MODES, DecryptionKey, cipher_mode, decrypt, decrypted_external_data, make_key
 from ._proto import mind_ir_pb2 as pb
-from ._tensors import MONAD, ExternalData, Monad, decode_attribute, open_file, spec_from_proto, tensor_data
+from ._tensors import DTYPES, MONAD, ExternalData, Monad, decode_attribute, open_file, spec_from_proto, tensor_data
 from .errors import MindIRError
 from .ir import Const, Graph, GraphRef, Input, Model, Node, Parameter, Ref, TensorSpec, TupleOf, iter_refs
 
@@ -80,13 +80,17 @@ def load(
             "written by an unsupported exporter"
         ) from exc
     if checkpoint is not None:
-        file_params = {t.name.rpartition(":")[2] for g in (proto.graph, *proto.functions) for t in g.parameter}
+        file_params = {
+            t.name.rpartition(":")[2]: DTYPES.get(t.data_type, "?")
+            for g in (proto.graph, *proto.functions)
+            for t in g.parameter
+        }
         model = apply_checkpoint(model, checkpoint, strict, file_params)
     return model
 
 
 def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
-    with open_file(path, "file", ".mindir file") as fh:
+    with open_file(path, "file", ".mindir file") as fh:  # a regular file only: a FIFO would block
         data = fh.read()
     return _decode(data, path, key)
 

@@ -150,6 +150,12 @@ def candidates(alt: DeviceTarget, backends: Iterable[Backend]) -> list[tuple[str
     return sorted(((alt.kind, b) for b in backends if alt.kind in b.device_kinds), key=lambda kb: -kb[1].priority)
 
 
+def _chip_unknown(d: Device) -> bool:
+    """An unusable device probed too little to know its chip: its reason answers for any chip of its
+    kind (``ascend310`` where pyACL is missing), rather than "no device matches"."""
+    return not d.usable and not d.chip
+
+
 def pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
     """The lowest-index usable device of ``backend`` matching ``alt``, or a string saying why there is none."""
     try:
@@ -163,7 +169,7 @@ def pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
         for d in devices
         if d.kind == kind
         and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
+        and (alt.chip is None or d.chip.lower().startswith(alt.chip) or _chip_unknown(d))
     ]
     if not matching:
         have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"

@@ -129,7 +129,8 @@ def test_session_on_a_loaded_model_applies_the_checkpoint_to_a_copy() -> None:
 
 def test_safetensors_reader_is_zero_copy_and_agrees_with_the_safetensors_package() -> None:
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
-    fmt, ours = read_checkpoint(DATA / "weights.safetensors")
+    fmt, ours, widened = read_checkpoint(DATA / "weights.safetensors")
+    assert widened == set()
     theirs = safetensors_numpy.load_file(str(DATA / "weights.safetensors"))
     assert fmt == "safetensors" and sorted(ours) == sorted(theirs)
     for name, arr in ours.items():
@@ -315,3 +316,28 @@ def test_prefix_matching_on_either_side() -> None:
     assert _match(graph, {"a.w": arr, "b.w": arr}) == ({"net.a.w": "a.w", "net.b.w": "b.w"}, "graph:net.")
     # Exact names win; the prefix only serves the rest.
     assert _match(["a.w", "b.w"], {"a.w": arr, "x.b.w": arr})[0] == {"a.w": "a.w", "b.w": "x.b.w"}
+
+
+@pytest.mark.parametrize("stored,code", [("Float16", "float16"), ("BFloat16", "bfloat16")])
+def test_dtype_mismatch_names_both_dtypes(tmp_path: Path, stored: str, code: str) -> None:
+    from mindinfer._proto import checkpoint_pb2
+
+    msg = checkpoint_pb2.Checkpoint()
+    msg.ParseFromString((DATA / "weights.ckpt").read_bytes())
+    entry = next(v for v in msg.value if v.tag == "fc.weight")
+    f32 = np.frombuffer(entry.tensor.tensor_content, np.float32)
+    entry.tensor.tensor_type = stored
+    if stored == "Float16":
+        entry.tensor.tensor_content = f32.astype(np.float16).tobytes()
+    else:  # bfloat16: the upper half of each float32
+        entry.tensor.tensor_content = (f32.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    path = tmp_path / f"{code}.ckpt"
+    path.write_bytes(msg.SerializeToString())
+    _, tensors, widened = read_checkpoint(path)
+    if stored == "BFloat16":  # read back widened, exactly the truncated float32 values
+        assert widened == {"fc.weight"} and tensors["fc.weight"].dtype == np.float32
+        assert np.array_equal(tensors["fc.weight"].ravel().view(np.uint32), f32.view(np.uint32) & 0xFFFF0000)
+    _one_line_error(
+        lambda: mi.load(DATA / "net.mindir", checkpoint=path),
+        f"parameter 'fc.weight' is float32 in the MindIR but {code} in the checkpoint",
+    )

@@ -195,6 +195,8 @@ def fuse_epilogues(wg: WorkGraph) -> None:
         if np.asarray(args[1].value).dtype != np.float32:
             continue  # float16 weights keep their own precision path
         weight = np.asarray(args[1].value)
+        if weight.ndim != (4 if is_conv else 2) or weight.size == 0:
+            continue  # a malformed weight: the kernel builder refuses it with the node's name
         trans_b = bool(node.const_input(3, False)) if not is_conv else False
         n_out = weight.shape[0] if (is_conv or trans_b) else weight.shape[1]
         bias = np.zeros(n_out, np.float64)
@@ -210,6 +212,8 @@ def fuse_epilogues(wg: WorkGraph) -> None:
             first = user.inputs[0]
             if not (isinstance(first, Ref) and wg.resolve(first.name) == cur):
                 break
+            if not all(np.size(a.value) == n_out for a in uargs[1:5] if a.known and isinstance(a.value, np.ndarray)):
+                break  # per-channel operands that do not match the channels: never fold those
             if user.op == "BiasAdd" and uargs[1].known and user.const_input(2, 0) in (0, "NCHW") and act is None:
                 bias = bias + np.asarray(uargs[1].value, np.float64).reshape(-1)
                 has_bias = True

@@ -17,6 +17,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from mindinfer import RunControl
 from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
 from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
@@ -173,6 +174,8 @@ class OnnxExecutable(ExecutableBase):
     thread_safe = True
     #: run_profiled reads onnxruntime's own profiler (ONNX node names and op types, after its fusions).
     can_profile = True
+    #: A time limit or cancel() sets onnxruntime's RunOptions.terminate.
+    cancellable = True
 
     def __init__(
         self, sess: ort.InferenceSession, provider: str, tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -188,9 +191,29 @@ class OnnxExecutable(ExecutableBase):
         self.profile_source: tuple[Any, ...] | None = None
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return self._run_ort(inputs, None, None)
+
+    def _run_controlled(self, inputs: list[np.ndarray], control: RunControl) -> list[np.ndarray]:
+        """A time limit or ``cancel()`` sets onnxruntime's ``RunOptions.terminate`` for this run."""
+        import onnxruntime as ort
+
+        ort_options = ort.RunOptions()
+        undo = control.on_stop(lambda: setattr(ort_options, "terminate", True))
         try:
-            return self._sess_run(self._outputs, dict(zip(self._inputs, inputs)))  # type: ignore[no-any-return]
+            return self._run_ort(inputs, ort_options, control)
+        finally:
+            undo()
+
+    def _run_ort(
+        self, inputs: list[np.ndarray], ort_options: ort.RunOptions | None, control: RunControl | None
+    ) -> list[np.ndarray]:
+        try:
+            return self._sess_run(  # type: ignore[no-any-return]
+                self._outputs, dict(zip(self._inputs, inputs)), ort_options
+            )
         except Exception as exc:
+            if control is not None:
+                control.check(f"plugin '{PLUGIN}'")  # terminated by us: say why, not onnxruntime's words
             if type(exc).__name__ in ("InvalidArgument", "InvalidGraph") or isinstance(exc, (ValueError, TypeError)):
                 raise InvalidInputError(
                     f"plugin '{PLUGIN}': onnxruntime rejected the inputs: {ort_message(exc)}"
