@@ -33,6 +33,7 @@ from ._paths import check_output_dir, check_output_file
 from ._plugins import get_registry
 from .errors import MindInferError
 from .ir import ForeignModel, Model, TensorSpec
+from .serve.cli import add_serve_parser
 from .session import Session, open_model
 
 __all__ = [
@@ -104,6 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     add_bench_parser(sub)
+    add_serve_parser(sub)
     get_registry().register_commands(sub)
     return parser
 
