@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mindinfer import RunControl
-from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
+from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option, plugin_message
 from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
@@ -109,7 +109,7 @@ class OnnxBackend(BackendBase):
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
         if options["opset"] != DEFAULT_OPSET:
             raise InvalidOptionError(
-                f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file"
+                plugin_message(PLUGIN, "option opset applies to MindIR input only, not to an ONNX file")
             )
         return _open(model.path, model.path, device, options)
 
@@ -158,11 +158,14 @@ def _session(
     try:
         sess = ort.InferenceSession(source, opts, providers=providers)
     except Exception as exc:
-        raise MindInferError(f"plugin '{PLUGIN}': onnxruntime could not load {where}: {ort_message(exc)}") from exc
+        raise MindInferError(plugin_message(PLUGIN, f"onnxruntime could not load {where}: {ort_message(exc)}")) from exc
     if sess.get_providers()[0] != provider:
         raise BackendUnavailableError(
-            f"plugin '{PLUGIN}': onnxruntime did not use {provider} for device {device} "
-            f"(it chose {sess.get_providers()[0]}); see `mindinfer devices`"
+            plugin_message(
+                PLUGIN,
+                f"onnxruntime did not use {provider} for device {device} "
+                f"(it chose {sess.get_providers()[0]}); see `mindinfer devices`",
+            )
         )
     return sess
 
@@ -216,9 +219,11 @@ class OnnxExecutable(ExecutableBase):
                 control.check(f"plugin '{PLUGIN}'")  # terminated by us: say why, not onnxruntime's words
             if type(exc).__name__ in ("InvalidArgument", "InvalidGraph") or isinstance(exc, (ValueError, TypeError)):
                 raise InvalidInputError(
-                    f"plugin '{PLUGIN}': onnxruntime rejected the inputs: {ort_message(exc)}"
+                    plugin_message(PLUGIN, f"onnxruntime rejected the inputs: {ort_message(exc)}")
                 ) from exc
-            raise MindInferError(f"plugin '{PLUGIN}': onnxruntime failed while running: {ort_message(exc)}") from exc
+            raise MindInferError(
+                plugin_message(PLUGIN, f"onnxruntime failed while running: {ort_message(exc)}")
+            ) from exc
 
     def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[str, str, float]]]:
         """One run on a session of the same model with onnxruntime's profiler on.
