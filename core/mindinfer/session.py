@@ -210,7 +210,7 @@ class Session:
             run_options = RunOptions(timeout)
         if run_options is None:
             return None
-        if not getattr(self._exe, "cancellable", False):
+        if not self._exe.cancellable:
             raise MindInferError(
                 plugin_message(
                     self._placement.plugin,
