@@ -120,6 +120,7 @@ class TensorRTBackend(BackendBase):
         env = self.environment
         later = [p for p in (env.cuda.problem, env.trt.problem) if p]
         common: dict[str, Any] = {
+            "driver": env.driver.driver_version or "unknown",
             "driver_cuda": ".".join(map(str, env.driver.cuda_version)) if env.driver.cuda_version else "none",
             "cuda-python": env.cuda.version or "not available",
             "tensorrt": env.trt.version or "not available",

@@ -281,3 +281,25 @@ def test_two_inputs_two_outputs_by_name(rig: Rig) -> None:
     _close(sess.run(inputs(TWO)), outputs(TWO))
     feeds = dict(zip([s.name for s in sess.inputs], inputs(TWO)))
     _close(sess.run(feeds), outputs(TWO))
+
+
+def test_session_takes_gpu_arrays_and_returns_them(rig: Rig) -> None:
+    sess = rig.session(TWO, outputs_on_gpu=True)
+    gpu_inputs = [FakeGpuArrayForTests(a) for a in inputs(TWO)]
+    got = sess.run(gpu_inputs)
+    assert all(isinstance(g, GpuArray) for g in got)
+    _close([g.numpy() for g in got], outputs(TWO))
+    assert "htod" not in [k for k, _ in rig.cuda.copies]
+    bad = FakeGpuArrayForTests(inputs(TWO)[0].astype(np.float64))
+    with pytest.raises(
+        InvalidInputError, match=r"expected dtype float32, got float64 \(FakeGpuArrayForTests on the GPU\)"
+    ):
+        sess.run([bad, gpu_inputs[1]])
+
+
+def test_a_host_plugin_refuses_gpu_arrays_clearly() -> None:
+    sess = mindinfer.Session(LENET / "model.mindir", target="cpu@cpu")
+    with pytest.raises(
+        InvalidInputError, match="is a FakeGpuArrayForTests in GPU memory, and this target's plugin takes host"
+    ):
+        sess.run([FakeGpuArrayForTests(inputs(LENET)[0])])
