@@ -49,10 +49,11 @@ def test_runner_concatenates_and_splits_back() -> None:
 
 def test_runner_pads_to_a_supported_size_and_drops_the_padding() -> None:
     model = Recorder()
-    runner = BatchRunner(model, max_batch_size=16, batch_sizes=[2, 4, 8])
+    runs: list[tuple[int, int]] = []
+    runner = BatchRunner(model, max_batch_size=16, batch_sizes=[2, 4, 8], on_run=lambda n, size: runs.append((n, size)))
     assert runner.max_batch_size == 8  # never more than the backend runs
     results = runner.run([_req([1.0, 2.0, 3.0]), _req([5.0, 6.0])])
-    assert model.sizes == [8]
+    assert model.sizes == [8] and runs == [(5, 8)]
     assert [r[0].shape[0] for r in results if not isinstance(r, BaseException)] == [3, 2]
 
 

@@ -112,6 +112,7 @@ class ServedModel(ModelEntry):
         settings: ServeSettings,
         executor: Executor,
         on_batch: Callable[[ModelEntry, BatchStats], None] | None = None,
+        on_run: Callable[[ModelEntry, int, int], None] | None = None,
     ) -> None:
         self.mv = mv
         self.name, self.version = mv.name, mv.version
@@ -121,6 +122,7 @@ class ServedModel(ModelEntry):
         self._settings = settings
         self._executor = executor
         self._on_batch = on_batch
+        self._on_run = on_run
         self._session: Session | None = None
         self._batcher: DynamicBatcher | None = None
         self.error = "loading"
@@ -143,13 +145,17 @@ class ServedModel(ModelEntry):
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else s.max_batch_size
         # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
         if self.batch_dim == -1 and limit > 1:
-            runner = BatchRunner(sess.run, limit, cfg.batch_sizes)
+            runner = BatchRunner(sess.run, limit, cfg.batch_sizes, self._ran)
             self.max_batch_size = runner.max_batch_size
             wait = cfg.batch_wait_ms if cfg.batch_wait_ms is not None else s.batch_wait_ms
             self._batcher = DynamicBatcher(runner, self._executor, wait, s.workers, self._stats)
         self.error = None
         batching = f"batching up to {self.max_batch_size}" if self._batcher else "not batched"
         log.info("model %s version %s: ready on %s; %s", self.name, self.version, self.placement, batching)
+
+    def _ran(self, samples: int, padded: int) -> None:
+        if self._on_run is not None:
+            self._on_run(self, samples, padded)
 
     def _stats(self, stats: BatchStats) -> None:
         if self._on_batch is not None:
@@ -170,6 +176,7 @@ class ServedModel(ModelEntry):
 
         outs, started, finished = await loop.run_in_executor(self._executor, run)
         samples = arrays[0].shape[0] if arrays and arrays[0].ndim else 1
+        self._ran(samples, samples)
         self._stats(BatchStats(samples, (started - enqueued,), finished - started))
         return outs
 

@@ -62,7 +62,7 @@ def load_models(
     models = []
     for mv in repo.versions:
         log.info("model %s version %s: loading %s", mv.name, mv.version, mv.path)
-        m = ServedModel(mv, settings, executor, metrics.on_batch)
+        m = ServedModel(mv, settings, executor, metrics.on_batch, metrics.on_run)
         m.load()
         models.append(m)
     return models
