@@ -130,3 +130,11 @@ def test_dynamic_batcher_passes_errors_to_each_caller() -> None:
             return list(res)
 
     assert all(isinstance(r, MindInferError) and "backend failed" in str(r) for r in asyncio.run(main()))
+
+
+def test_padding_sizes_from_config_or_the_backends_gears() -> None:
+    from mindinfer.serve.model import padding_sizes
+
+    assert padding_sizes((2, 4), {"batch_sizes": [8]}) == (2, 4)
+    assert padding_sizes(None, {"batch_sizes": [8, 1, 4]}) == (1, 4, 8)  # the ascend plugin's ATC gears
+    assert padding_sizes(None, {"threads": 2}) is None

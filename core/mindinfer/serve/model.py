@@ -21,7 +21,7 @@ from .batching import BatchRunner, BatchStats, DynamicBatcher
 from .errors import ModelNotReadyError, RequestError, ServeConfigError
 from .repository import ModelVersion, open_session
 
-__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of"]
+__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of", "padding_sizes"]
 
 log = logging.getLogger("mindinfer.serve")
 
@@ -103,6 +103,17 @@ def _renamed(specs: list[TensorSpec], names: tuple[str, ...] | None, what: str, 
     return [dataclasses.replace(s, name=n) for s, n in zip(specs, names)]
 
 
+def padding_sizes(sizes: tuple[int, ...] | None, options: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The batch sizes to pad to: config.json's, else a backend's own ``batch_sizes`` option (the
+    ascend plugin's ATC gears), else any size."""
+    if sizes is not None:
+        return sizes
+    gears = options.get("batch_sizes")
+    if isinstance(gears, (list, tuple)) and gears and all(isinstance(g, int) and g >= 1 for g in gears):
+        return tuple(sorted(set(gears)))
+    return None
+
+
 class ServedModel(ModelEntry):
     """A model version compiled in this process; a failed load leaves it not ready, with the reason."""
 
@@ -145,7 +156,7 @@ class ServedModel(ModelEntry):
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else s.max_batch_size
         # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
         if self.batch_dim == -1 and limit > 1:
-            runner = BatchRunner(sess.run, limit, cfg.batch_sizes, self._ran)
+            runner = BatchRunner(sess.run, limit, padding_sizes(cfg.batch_sizes, cfg.options), self._ran)
             self.max_batch_size = runner.max_batch_size
             wait = cfg.batch_wait_ms if cfg.batch_wait_ms is not None else s.batch_wait_ms
             self._batcher = DynamicBatcher(runner, self._executor, wait, s.workers, self._stats)

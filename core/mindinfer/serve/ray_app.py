@@ -28,7 +28,7 @@ from .batching import BatchRunner
 from .errors import ServeConfigError
 from .hub import Hub
 from .metrics import Metrics
-from .model import ModelEntry, ServedModel, ServeSettings, batch_dim_of
+from .model import ModelEntry, ServedModel, ServeSettings, batch_dim_of, padding_sizes
 from .repository import ModelRepository, ModelVersion
 
 __all__ = ["ModelReplica", "RayOptions", "RemoteModel", "build_ray_app", "run_ray"]
@@ -72,7 +72,8 @@ class ModelReplica:
         self._sizes: list[int] = []
         session = getattr(self.model, "_session", None)
         if self.model.ready and self.model.max_batch_size > 0 and session is not None:
-            self.runner = BatchRunner(session.run, self.model.max_batch_size, mv.config.batch_sizes)
+            sizes = padding_sizes(mv.config.batch_sizes, mv.config.options)
+            self.runner = BatchRunner(session.run, self.model.max_batch_size, sizes)
             wait = mv.config.batch_wait_ms if mv.config.batch_wait_ms is not None else settings.batch_wait_ms
             self._batched.set_max_batch_size(self.runner.max_batch_size)  # type: ignore[attr-defined]
             self._batched.set_batch_wait_timeout_s(wait / 1000.0)  # type: ignore[attr-defined]
@@ -120,7 +121,9 @@ class RemoteModel(ModelEntry):
         self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else settings.max_batch_size
         if self.batch_dim == -1 and limit > 1:
-            self.max_batch_size = BatchRunner(lambda a: a, limit, cfg.batch_sizes).max_batch_size
+            self.max_batch_size = BatchRunner(
+                lambda a: a, limit, padding_sizes(cfg.batch_sizes, cfg.options)
+            ).max_batch_size
         self.error = None
 
     async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
