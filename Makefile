@@ -6,10 +6,10 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 .PHONY: demo test test-zoo bench lint proto clean fuzz
 
-$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
+$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/gpu_trt/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
-	$(PIP) -e ".[dev,crypto,serve,serve-test]" -e plugins/onnx -e plugins/ascend -e conformance
+	$(PIP) -e ".[dev,crypto,serve,serve-test]" -e plugins/onnx -e plugins/gpu_trt -e plugins/ascend -e conformance
 	touch $@
 
 # The serving tests also need Ray Serve and MindSpore Serving's own Python client (pure Python,

@@ -34,7 +34,7 @@ class ServeSettings:
     max_batch_size: int = 8
     batch_wait_ms: float = 0.0
     workers: int = 1
-    load_args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    load_args: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # may hold a key
 
 
 def batch_dim_of(inputs: list[TensorSpec], outputs: list[TensorSpec]) -> int | None:
