@@ -4,7 +4,8 @@ For each model: ``Session(model, target="gpu@tensorrt").run`` (numpy in, numpy o
 execution context made from the very engine the session built and driven the way NVIDIA's samples
 drive one (page-locked buffers, ``cudaMemcpyAsync``, ``set_tensor_address``, ``execute_async_v3``,
 one synchronize), and, where onnxruntime has a working CUDA provider, a bare ``InferenceSession`` on
-the converted ONNX graph. Calls are interleaved in one process so that machine noise hits all
+the converted ONNX graph. With CuPy installed it also times GPU in/GPU out: gpu@tensorrt with CuPy
+inputs and ``outputs_on_gpu`` against onnxruntime's IO binding (the yardstick for device IO). Calls are interleaved in one process so that machine noise hits all
 alike; the report is the median per-round ratio to the bare context (goal for gpu@tensorrt: at most
 1.05). Everything it could not run is said, with the reason.
 
@@ -139,6 +140,7 @@ def bench_model(model: Path, runs: int, warmup: int, precision: str) -> dict[str
         calls["onnxruntime CUDA"] = lambda: ort_sess.run(None, feeds)
     except Exception as exc:  # noqa: BLE001
         report["could_not_run"]["onnxruntime CUDA"] = f"{type(exc).__name__}: {exc}"
+    _device_io_columns(model, xs, precision, calls, report)
     if not calls:
         return report
     for _ in range(warmup):
@@ -159,6 +161,54 @@ def bench_model(model: Path, runs: int, warmup: int, precision: str) -> dict[str
             if k != "bare TensorRT context"
         }
     return report
+
+
+def _device_io_columns(
+    model: Path, xs: list[np.ndarray], precision: str, calls: dict[str, Callable[[], Any]], report: dict[str, Any]
+) -> None:
+    """GPU in, GPU out: gpu@tensorrt with CuPy inputs and outputs_on_gpu, against onnxruntime's IO binding."""
+    import mindinfer
+
+    try:
+        import cupy as cp
+    except ImportError as exc:
+        why = f"CuPy is not installed ({exc})"
+        report["could_not_run"]["gpu@tensorrt, GPU in/out"] = report["could_not_run"]["onnxruntime IO binding"] = why
+        return
+    gx = [cp.asarray(x) for x in xs]
+    try:
+        sess = mindinfer.Session(model, target="gpu@tensorrt", options={"precision": precision, "outputs_on_gpu": True})
+
+        def tensorrt_gpu_io() -> Any:
+            outs = sess.run(gx)
+            cp.cuda.Device().synchronize()
+            return outs
+
+        calls["gpu@tensorrt, GPU in/out"] = tensorrt_gpu_io
+    except mindinfer.MindInferError as exc:
+        report["could_not_run"]["gpu@tensorrt, GPU in/out"] = str(exc)
+    try:
+        import onnxruntime as ort
+        from mindinfer_onnx.convert import convert
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise RuntimeError("this onnxruntime has no CUDA provider")
+        ort_sess = ort.InferenceSession(
+            convert(mindinfer.load(model), 17).SerializeToString(), providers=["CUDAExecutionProvider"]
+        )
+        binding = ort_sess.io_binding()
+        for i, x in zip(ort_sess.get_inputs(), gx):
+            binding.bind_input(i.name, "cuda", 0, x.dtype, list(x.shape), x.data.ptr)
+        for o in ort_sess.get_outputs():
+            binding.bind_output(o.name, "cuda")
+
+        def ort_io_binding() -> Any:
+            ort_sess.run_with_iobinding(binding)
+            return binding.get_outputs()
+
+        calls["onnxruntime IO binding"] = ort_io_binding
+    except Exception as exc:  # noqa: BLE001
+        report["could_not_run"]["onnxruntime IO binding"] = f"{type(exc).__name__}: {exc}"
 
 
 def main(argv: list[str] | None = None) -> int:
