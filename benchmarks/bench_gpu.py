@@ -155,11 +155,13 @@ def bench_model(model: Path, runs: int, warmup: int, precision: str) -> dict[str
     report["median_ms"] = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     if "bare TensorRT context" in times:
         ref = times["bare TensorRT context"]
+        host_io = ("gpu@tensorrt", "onnxruntime CUDA")
         report["ratio_to_bare"] = {
-            k: statistics.median(a / b for a, b in zip(v, ref))
-            for k, v in times.items()
-            if k != "bare TensorRT context"
+            k: statistics.median(a / b for a, b in zip(v, ref)) for k, v in times.items() if k in host_io
         }
+    if "gpu@tensorrt, GPU in/out" in times and "onnxruntime IO binding" in times:
+        pairs = zip(times["gpu@tensorrt, GPU in/out"], times["onnxruntime IO binding"])
+        report["gpu_io_ratio_to_onnxruntime_io_binding"] = statistics.median(a / b for a, b in pairs)
     return report
 
 
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             ratio = r.get("ratio_to_bare", {}).get(name)
             extra = f"  ({ratio:.3f}x the bare context)" if ratio is not None else ""
             print(f"   {name:<24} {ms:8.3f} ms{extra}")
+        if "gpu_io_ratio_to_onnxruntime_io_binding" in r:
+            ratio = r["gpu_io_ratio_to_onnxruntime_io_binding"]
+            print(f"   GPU in/out: gpu@tensorrt takes {ratio:.3f}x the time of onnxruntime IO binding")
         if "same_outputs_as_bare" in r:
             print(f"   outputs identical to the bare context: {r['same_outputs_as_bare']}")
         for name, why in r["could_not_run"].items():
