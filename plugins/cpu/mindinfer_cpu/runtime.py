@@ -138,7 +138,7 @@ class Program:
                             slots[i] = None
                 else:
                     for step in plan.steps:
-                        if control is not None:
+                        if control is not None and control.stop_reason() is not None:  # the message only then
                             control.check(f"plugin '{PLUGIN}': node '{step.name}' ({step.op}) of graph '{plan.name}'")
                         t0 = time.perf_counter()
                         result = step.fn(*[slots[i] for i in step.ins])
