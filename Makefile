@@ -6,16 +6,23 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 .PHONY: demo test test-zoo bench lint proto clean fuzz
 
-$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
+$(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/gpu_trt/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
-	$(PIP) -e ".[dev,crypto]" -e plugins/onnx -e plugins/ascend -e conformance
+	$(PIP) -e ".[dev,crypto,serve,serve-test]" -e plugins/onnx -e plugins/gpu_trt -e plugins/ascend -e conformance
+	touch $@
+
+# The serving tests also need Ray Serve and MindSpore Serving's own Python client (pure Python,
+# taken out of its PyPI wheel, which has no Python 3.11 tag; see the script).
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e ".[ray]"
+	$(PY) tools/fetch_ms_serving_client.py $(VENV)/ms_serving_client
 	touch $@
 
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 # Opt-in: whole mindcv networks exported by tools/make_zoo.py into ~/.cache/mindinfer/zoo.
@@ -42,6 +49,7 @@ proto:
 	$(PYTHON) -m venv /tmp/mindinfer-protoc
 	/tmp/mindinfer-protoc/bin/pip install -q "grpcio-tools==1.75.*"
 	cd core/mindinfer/_proto && /tmp/mindinfer-protoc/bin/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. mind_ir.proto checkpoint.proto
+	cd core/mindinfer/serve/_proto && /tmp/mindinfer-protoc/bin/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. ms_service.proto
 
 clean:
 	rm -rf $(VENV) build *.egg-info

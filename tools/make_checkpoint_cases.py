@@ -14,7 +14,8 @@ Writes `tests/data/checkpoints/` (a few tens of KB):
 * Checkpoints of weights B (other values, other BatchNorm statistics): `weights.ckpt`, `weights.safetensors`,
   `weights_crc.ckpt` (crc_check=True), `train.ckpt` (a TrainOneStepCell with Momentum around the network
   under a `backbone.` prefix, after one step: prefixed names plus `moments.*`, `learning_rate`, ...),
-  `partial.ckpt` (two parameters missing). `expected_<name>.npy` = MindSpore's output of the network built
+  `partial.ckpt` (two parameters missing), `sliced.ckpt` (MindSpore's writer with its slice limit lowered to
+  1 KB: parameters in consecutive slices, as it writes those over 512 MB). `expected_<name>.npy` = MindSpore's output of the network built
   with weights A, after `load_param_into_net(net, load_checkpoint(file))` (strict_load=False for partial).
 * Bad variants (`bad/`): truncated and tampered copies of each encrypted file and each checkpoint, a
   checkpoint of a wider network (shape mismatch), a checkpoint with CRC of tampered content.
@@ -181,6 +182,13 @@ def main() -> int:
         {"name": p.name, "data": p.data} for p in b.get_parameters() if p.name not in ("fc.bias", "bn2.moving_variance")
     ]
     ms.save_checkpoint(entries, os.path.join(OUT, "partial.ckpt"))
+    # MindSpore writes a parameter over SLICE_SIZE KB (512 MB) as consecutive slices; its own writer with a
+    # 1 KB limit makes them here (conv2.weight, 2304 bytes: three slices).
+    saved_slice, ser.SLICE_SIZE = ser.SLICE_SIZE, 1
+    try:
+        ms.save_checkpoint(b, os.path.join(OUT, "sliced.ckpt"))
+    finally:
+        ser.SLICE_SIZE = saved_slice
     wrapped = Backbone(Net())
     randomize(wrapped, 3)
     train = nn.TrainOneStepCell(
@@ -197,6 +205,7 @@ def main() -> int:
         ("safetensors", "weights.safetensors", True),
         ("crc", "weights_crc.ckpt", True),
         ("crc_safetensors", "weights_crc.safetensors", True),
+        ("sliced", "sliced.ckpt", True),
         ("train", "train.ckpt", True),
         ("partial", "partial.ckpt", False),
     ]:

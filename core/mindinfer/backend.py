@@ -366,7 +366,7 @@ class Executable(Protocol):
 
 def check_executable(exe: object, plugin: str) -> Executable:
     """``exe`` if it has every member of :class:`Executable`, else :class:`PluginError` naming what it lacks."""
-    members = ("run", "run_profiled", "close", "thread_safe", "can_profile")
+    members = ("run", "run_profiled", "close", "thread_safe", "can_profile", "cancellable")
     lacking = [m for m in members if not hasattr(exe, m)]
     if lacking:
         raise PluginError(

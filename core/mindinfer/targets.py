@@ -188,18 +188,27 @@ def options_for(options: Mapping[str, Any], target: Target, alt: DeviceTarget) -
     ``"gpu:1"``) or by its device kind holds options for that alternative only, so that
     ``Session(m, "gpu,cpu", options={"gpu": {"workspace_mb": 512}, "cpu": {"threads": 4}})``
     passes each backend only what it declares. Per-alternative values win over shared ones; the
-    exact alternative wins over its kind. A key naming no alternative is an
-    :class:`InvalidOptionError`.
+    exact alternative wins over its kind. A key that reads as a target but names no alternative is
+    an :class:`InvalidOptionError`; a mapping under any other key is an ordinary option whose value
+    is a dict (the tensorrt plugin's ``shapes``).
     """
-    nested = {k: v for k, v in options.items() if isinstance(v, Mapping)}
     names = {str(a) for a in target.alternatives} | {a.kind for a in target.alternatives}
+    nested = {k: v for k, v in options.items() if isinstance(v, Mapping) and (k in names or _reads_as_target(k))}
     unknown = sorted(set(nested) - names)
     if unknown:
         raise InvalidOptionError(
             f"options keyed by {', '.join(map(repr, unknown))}: target {str(target)!r} has no such alternative; "
             f"key per-alternative options by one of {', '.join(map(repr, sorted(names)))}"
         )
-    out = {k: v for k, v in options.items() if not isinstance(v, Mapping)}
+    out = {k: v for k, v in options.items() if k not in nested}
     for key in dict.fromkeys((alt.kind, str(alt))):
         out.update(nested.get(key, {}))
     return out
+
+
+def _reads_as_target(key: Any) -> bool:
+    try:
+        parse_target(key)
+    except InvalidTargetError:
+        return False
+    return True

@@ -52,6 +52,8 @@ INSTALL_HINT = (
 ACL_MEM_MALLOC_NORMAL_ONLY = 2
 ACL_MEMCPY_HOST_TO_DEVICE = 1
 ACL_MEMCPY_DEVICE_TO_HOST = 2
+ACL_MEMCPY_DEVICE_TO_DEVICE = 3
+ACL_DEVICE, ACL_HOST = 0, 1  # acl.rt.get_run_mode(): the program runs on the board itself, or on a host
 ACL_DDR_MEM, ACL_HBM_MEM = 0, 1
 
 #: Names of the codes a user is likely to meet (acl_base.h, ge_error_codes.h, rt_error_codes.h).

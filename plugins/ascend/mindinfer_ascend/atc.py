@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -82,31 +83,45 @@ def run_atc(job: AtcJob, command: Sequence[str], timeout: float, model: str) -> 
     cmd = [*command, *job.arguments()]
     shown = " ".join(cmd)
     try:
-        proc = subprocess.run(
+        # A session of its own, so that a timeout stops ATC's compile workers along with it.
+        proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            timeout=timeout,
-            env={**os.environ},
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise MindInferError(
-            f"plugin 'ascend': atc did not finish compiling {model} within {timeout:g} s and was stopped "
-            f"(command: {shown}); raise the option atc_timeout if the model is large{_tail(exc.output)}"
-        ) from exc
     except OSError as exc:
         raise MindInferError(f"plugin 'ascend': could not start atc ({exc}); command: {shown}") from exc
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        output, _ = proc.communicate()
+        raise MindInferError(
+            f"plugin 'ascend': atc did not finish compiling {model} within {timeout:g} s and was stopped "
+            f"(command: {shown}); raise the option atc_timeout if the model is large{_tail(output)}"
+        ) from None
+    except BaseException:
+        _kill_group(proc)
+        proc.communicate()
+        raise
     om = job.output.with_name(job.output.name + ".om")
     if proc.returncode != 0 or not om.is_file():
         what = f"exit status {proc.returncode}" if proc.returncode != 0 else f"exit status 0 but no {om.name} written"
         raise MindInferError(
             f"plugin 'ascend': atc failed to compile {model} for {job.soc_version} ({what}); "
-            f"command: {shown}{_tail(proc.stdout)}"
+            f"command: {shown}{_tail(output)}"
         )
     return om
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
 
 
 def _tail(output: str | bytes | None) -> str:

@@ -2,7 +2,8 @@
 
 ATC reads ONNX but not MindIR (its MindSpore input is AIR, which only an Ascend machine can export),
 so the graph goes through mindinfer's own ONNX converter at an opset ATC accepts, then ATC compiles it
-for the device's SoC. Compiled models are cached (:mod:`.cache`). ``.om`` files open directly.
+for the device's SoC. Compiled models are cached (:mod:`.cache`). ``.onnx`` files go straight to ATC;
+``.om`` files open directly.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class AscendBackend(BackendBase):
         # Only a dynamic batch dimension (ATC gears); other dynamic dimensions are refused at compile.
         dynamic_shapes=True,
         control_flow=False,
-        formats=frozenset({"mindir", "om"}),
+        formats=frozenset({"mindir", "onnx", "om"}),
     )
     options = OPTIONS
 
@@ -97,47 +98,63 @@ class AscendBackend(BackendBase):
 
     # -- MindIR ------------------------------------------------------------------------------------
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> AscendExecutable:
-        batched = _batched_inputs(model.inputs)
+        _batched_inputs(model.inputs)  # refuse what ATC cannot compile before converting
+        proto = convert(model, int(options["opset"]))
+        with tempfile.TemporaryDirectory(prefix="mindinfer-ascend-") as tmp:
+            onnx_path = save(proto, Path(tmp) / "model.onnx")
+            return self._compile_onnx(
+                onnx_path, model.inputs, model.outputs, model.source or "the model", device, options
+            )
+
+    def _compile_onnx(
+        self,
+        onnx_path: Path,
+        inputs: Sequence[TensorSpec],
+        outputs: Sequence[TensorSpec],
+        where: str,
+        device: Device,
+        options: dict[str, Any],
+    ) -> AscendExecutable:
+        """ONNX file -> .om (cached) -> loaded; the work shared by MindIR and ``.onnx`` input."""
+        batched = _batched_inputs(inputs)
         gears = tuple(sorted(set(options["batch_sizes"]))) if any(batched) else ()
         mode = precision.choose(options["precision"], device.chip)
         soc = str(device.details.get("soc_version") or device.chip)
-        proto = convert(model, int(options["opset"]))
-        where = model.source or "the model"
-        with tempfile.TemporaryDirectory(prefix="mindinfer-ascend-") as tmp:
-            onnx_path = save(proto, Path(tmp) / "model.onnx")
-            onnx_bytes = b"".join(p.read_bytes() for p in sorted(Path(tmp).iterdir()))
-            job = AtcJob(
-                onnx=onnx_path,
-                output=Path(tmp) / "model",
-                soc_version=soc,
-                inputs=tuple((s.name, tuple(s.shape or ())) for s in model.inputs),
-                precision_mode=mode,
-                batch_sizes=gears,
-            )
-            acl = runtime().acquire()
+        external = onnx_path.with_name(onnx_path.name + ".data")  # weights past 2 GB (ONNX external data)
+        onnx_bytes = onnx_path.read_bytes() + (external.read_bytes() if external.is_file() else b"")
+        acl = runtime().acquire()
+        try:
+            version = cann_version(acl)
+        finally:
+            runtime().release()
+        compile_opts = {"precision_mode": mode, "batch_sizes": gears, "opset": int(options["opset"])}
+        key, parts = make_key(onnx_bytes, version, soc, compile_opts)
+        cache = (self._cache or OmCache()) if options["cache"] else None
+        om = cache.get(key) if cache else None
+        loaded = None
+        if cache is not None and om is not None:
             try:
-                version = cann_version(acl)
-            finally:
-                runtime().release()
-            compile_opts = {"precision_mode": mode, "batch_sizes": gears, "opset": int(options["opset"])}
-            key, parts = make_key(onnx_bytes, version, soc, compile_opts)
-            cache = (self._cache or OmCache()) if options["cache"] else None
-            om = cache.get(key) if cache else None
-            if om is not None:
-                try:
-                    loaded = AclModel(str(om), device.index, batched)
-                except AclError as exc:
-                    if exc.call != "acl.mdl.load_from_file":
-                        raise
-                    cache.evict(key)  # type: ignore[union-attr]  # a cached .om ACL cannot load: rebuild it
-                    om = None
-            if om is None:
+                loaded = AclModel(str(om), device.index, batched)
+            except AclError as exc:
+                if exc.call != "acl.mdl.load_from_file":
+                    raise
+                cache.evict(key)  # a cached .om that ACL cannot load: rebuild it
+        if loaded is None:
+            with tempfile.TemporaryDirectory(prefix="mindinfer-atc-") as tmp:
+                job = AtcJob(
+                    onnx=onnx_path,
+                    output=Path(tmp) / "model",
+                    soc_version=soc,
+                    inputs=tuple((s.name, tuple(s.shape or ())) for s in inputs),
+                    precision_mode=mode,
+                    batch_sizes=gears,
+                )
                 om = self._build(job, float(options["atc_timeout"]), where)
-                if cache:
+                if cache is not None:
                     om = cache.put(key, om, parts)
                 loaded = AclModel(str(om), device.index, batched)
         info = {"om": str(om), "precision_mode": mode, "gears": list(loaded.gears), "soc_version": soc}
-        return AscendExecutable(loaded, [s.dtype for s in model.outputs], info)
+        return AscendExecutable(loaded, [s.dtype for s in outputs], info)
 
     @staticmethod
     def _build(job: AtcJob, timeout: float, where: str) -> Path:
@@ -146,13 +163,19 @@ class AscendBackend(BackendBase):
             raise BackendUnavailableError(f"plugin '{PLUGIN}': {missing_atc_reason()}")
         return run_atc(job, command, timeout, where)
 
-    # -- .om files ---------------------------------------------------------------------------------
+    # -- .onnx and .om files -----------------------------------------------------------------------
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> AscendExecutable:
+        if model.format == "onnx":
+            if options["opset"] != OPSETS[0]:
+                raise InvalidOptionError(
+                    f"plugin '{PLUGIN}': option opset applies to MindIR input, not to an ONNX file"
+                )
+            return self._compile_onnx(Path(model.path), model.inputs, model.outputs, model.path, device, options)
         given = [name for name in _COMPILE_ONLY if options[name] != next(o.default for o in OPTIONS if o.name == name)]
         if given:
             raise InvalidOptionError(
-                f"plugin '{PLUGIN}': option(s) {', '.join(given)} apply when compiling MindIR; {model.path} is an "
-                "already compiled .om (recompile it with atc to change them)"
+                f"plugin '{PLUGIN}': option(s) {', '.join(given)} apply when compiling MindIR or ONNX; {model.path} "
+                "is an already compiled .om (recompile it with atc to change them)"
             )
         loaded = AclModel(model.path, device.index)
         info = {"om": model.path, "gears": list(loaded.gears), "soc_version": device.details.get("soc_version")}

@@ -22,11 +22,14 @@ import numpy as np
 from mindinfer.errors import InvalidInputError, MindInferError
 
 from ._acl import (
+    ACL_DEVICE,
     ACL_MEM_MALLOC_NORMAL_ONLY,
+    ACL_MEMCPY_DEVICE_TO_DEVICE,
     ACL_MEMCPY_DEVICE_TO_HOST,
     ACL_MEMCPY_HOST_TO_DEVICE,
     AclError,
     check,
+    recent_error,
     runtime,
     value,
 )
@@ -97,6 +100,12 @@ class AclModel:
     def _load(self, batched_inputs: Sequence[bool] | None) -> None:
         acl, where = self._acl, f"for {self.path}"
         self._ctx.make_current()
+        # On a board whose CPU runs this program (Atlas 200 DK-style, ACL_DEVICE) every buffer is device
+        # memory, and Ascend's samples copy device-to-device there.
+        on_board = value(acl, acl.rt.get_run_mode(), "acl.rt.get_run_mode") == ACL_DEVICE
+        self._h2d = ACL_MEMCPY_DEVICE_TO_DEVICE if on_board else ACL_MEMCPY_HOST_TO_DEVICE
+        self._d2h = ACL_MEMCPY_DEVICE_TO_DEVICE if on_board else ACL_MEMCPY_DEVICE_TO_HOST
+        self._bytes_api = hasattr(acl.util, "bytes_to_ptr") and hasattr(acl.util, "ptr_to_bytes")
         self.model_id = int(value(acl, acl.mdl.load_from_file(self.path), "acl.mdl.load_from_file", where))
         self.desc = int(acl.mdl.create_desc())
         if not self.desc:
@@ -206,11 +215,14 @@ class AclModel:
         """One ``acl.mdl.execute``; ``keep`` rows of each batched output are returned when padded or split."""
         acl = self._acl
         for t, array in zip(self.inputs, arrays):
-            data = self._input_bytes(t, array, gear)
-            ptr = acl.util.bytes_to_ptr(data)
+            host = self._input_array(t, array, gear)
+            # Older pyACL has only numpy_to_ptr, which newer CANN deprecates for bytes_to_ptr; Ascend/samples'
+            # acllite_model.py chooses the same way. ``data`` keeps the memory alive through the copy.
+            data: bytes | np.ndarray = host.tobytes() if self._bytes_api else host
+            ptr = acl.util.bytes_to_ptr(data) if self._bytes_api else acl.util.numpy_to_ptr(host)
             check(
                 acl,
-                acl.rt.memcpy(self._in_ptrs[t.index], t.size, ptr, len(data), ACL_MEMCPY_HOST_TO_DEVICE),
+                acl.rt.memcpy(self._in_ptrs[t.index], t.size, ptr, host.nbytes, self._h2d),
                 "acl.rt.memcpy",
                 f"(host to device, input {t.name!r})",
             )
@@ -231,7 +243,7 @@ class AclModel:
         return [self._output(k, t, gear, keep) for k, t in enumerate(self.outputs)]
 
     @staticmethod
-    def _input_bytes(t: TensorInfo, array: np.ndarray, gear: int | None) -> bytes:
+    def _input_array(t: TensorInfo, array: np.ndarray, gear: int | None) -> np.ndarray:
         if not isinstance(array, np.ndarray) or array.dtype != t.dtype:
             got = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
             raise InvalidInputError(f"plugin 'ascend': input {t.name!r} must be {t.dtype}, got {got}")
@@ -240,12 +252,12 @@ class AclModel:
             raise InvalidInputError(
                 f"plugin 'ascend': input {t.name!r} must have shape {list(t.dims)}, got {list(array.shape)}"
             )
-        data = np.ascontiguousarray(array).tobytes()
-        if len(data) > t.size:
+        host = np.ascontiguousarray(array)
+        if host.nbytes > t.size:
             raise InvalidInputError(
-                f"plugin 'ascend': input {t.name!r} is {len(data)} bytes, the model's buffer {t.size}"
+                f"plugin 'ascend': input {t.name!r} is {host.nbytes} bytes, the model's buffer {t.size}"
             )
-        return data
+        return host
 
     def _output(self, k: int, t: TensorInfo, gear: int | None, keep: int | None) -> np.ndarray:
         acl = self._acl
@@ -262,11 +274,15 @@ class AclModel:
         if nbytes:
             check(
                 acl,
-                acl.rt.memcpy(self._out_host[k], t.size, self._out_ptrs[k], nbytes, ACL_MEMCPY_DEVICE_TO_HOST),
+                acl.rt.memcpy(self._out_host[k], t.size, self._out_ptrs[k], nbytes, self._d2h),
                 "acl.rt.memcpy",
                 f"(device to host, output {t.name!r})",
             )
-        out = np.frombuffer(acl.util.ptr_to_bytes(self._out_host[k], nbytes), dtype=t.dtype).reshape(dims).copy()
+        if self._bytes_api:
+            raw = np.frombuffer(acl.util.ptr_to_bytes(self._out_host[k], nbytes), dtype=np.uint8)
+        else:  # older pyACL: a uint8 (NPY_UBYTE = 2) view of the host buffer
+            raw = np.asarray(acl.util.ptr_to_numpy(self._out_host[k], (nbytes,), 2))
+        out = raw.view(t.dtype).reshape(dims).copy()
         if keep is None:
             return out
         if not dims or dims[0] != gear:
@@ -291,7 +307,7 @@ class AclModel:
 
         def attempt(ret: Any, call: str) -> None:
             if ret != 0:
-                errors.append(AclError(call, ret, ""))
+                errors.append(AclError(call, ret, recent_error(acl)))
 
         try:
             self._ctx.make_current()

@@ -44,7 +44,7 @@ class CpuBackend(BackendBase):
     device_kinds = ("cpu",)
     priority = 100
     capabilities = Capabilities(
-        primitives=frozenset(KERNELS),
+        primitives=KERNELS.names(),
         dtypes=SUPPORTED_DTYPES,
         dynamic_shapes=True,
         control_flow=True,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from mindinfer.backend import plugin_message
 from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import CONTROL_FLOW_OPS, Const, Graph, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
 
@@ -118,7 +119,9 @@ def fold_constants(wg: WorkGraph) -> None:
             raise
         except Exception as exc:
             raise MindInferError(
-                f"plugin '{PLUGIN}': folding constant node '{node.name}' ({node.op}) failed: {type(exc).__name__}: {exc}"
+                plugin_message(
+                    PLUGIN, f"folding constant node '{node.name}' ({node.op}) failed: {type(exc).__name__}: {exc}"
+                )
             ) from exc
         values = result if len(node.outputs) > 1 else (result,)
         if any(isinstance(v, np.ndarray) and v.size > MAX_FOLDED_ELEMENTS for v in values):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from mindinfer import RunControl
+from mindinfer.backend import plugin_message
 from mindinfer.errors import InvalidInputError, MindInferError, MindIRError
 from mindinfer.ir import GraphRef, Model, Node
 
@@ -41,7 +42,7 @@ def as_closure(value: Any, where: str) -> Closure:
     if isinstance(value, GraphRef):
         return Closure(value.graph)
     raise MindInferError(
-        f"plugin '{PLUGIN}': {where} calls a value that is not a function graph ({type(value).__name__})"
+        plugin_message(PLUGIN, f"{where} calls a value that is not a function graph ({type(value).__name__})")
     )
 
 
@@ -75,8 +76,11 @@ class Program:
                 raise
             except Exception as exc:  # a contradiction no check anticipated: still the file's fault
                 raise MindIRError(
-                    f"plugin '{PLUGIN}': graph '{graph.name}' could not be compiled ({type(exc).__name__}: {exc}); "
-                    "its shapes, dtypes or attributes contradict each other"
+                    plugin_message(
+                        PLUGIN,
+                        f"graph '{graph.name}' could not be compiled ({type(exc).__name__}: {exc}); "
+                        "its shapes, dtypes or attributes contradict each other",
+                    )
                 ) from exc
         self.main = self.plans[model.main.name]
 
@@ -85,7 +89,7 @@ class Program:
             return self.plans[name]
         except KeyError:
             raise MindInferError(
-                f"plugin '{PLUGIN}': the model calls graph '{name}', which it does not contain"
+                plugin_message(PLUGIN, f"the model calls graph '{name}', which it does not contain")
             ) from None
 
     def _control_flow(self, node: Node, n_outputs: int) -> Callable[..., Any]:
@@ -119,7 +123,7 @@ class Program:
         while True:
             if len(args) != plan.n_inputs:
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}"
+                    plugin_message(PLUGIN, f"graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}")
                 )
             slots = plan.template.copy()
             slots[: plan.n_inputs] = args
@@ -139,7 +143,9 @@ class Program:
                 else:
                     for step in plan.steps:
                         if control is not None and control.stop_reason() is not None:  # the message only then
-                            control.check(f"plugin '{PLUGIN}': node '{step.name}' ({step.op}) of graph '{plan.name}'")
+                            control.check(
+                                plugin_message(PLUGIN, f"node '{step.name}' ({step.op}) of graph '{plan.name}'")
+                            )
                         t0 = time.perf_counter()
                         result = step.fn(*[slots[i] for i in step.ins])
                         if step.multi:
@@ -155,14 +161,20 @@ class Program:
                 raise
             except RecursionError:
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': graph '{plan.name}' nests calls deeper than Python's recursion limit "
-                    f"({sys.getrecursionlimit()}); a recursion that is not a loop never ends here"
+                    plugin_message(
+                        PLUGIN,
+                        f"graph '{plan.name}' nests calls deeper than Python's recursion limit "
+                        f"({sys.getrecursionlimit()}); a recursion that is not a loop never ends here",
+                    )
                 ) from None
             except Exception as exc:
                 name, op = (step.name, step.op) if step is not None else ("?", "?")
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
-                    "check the input shapes against `mindinfer inspect MODEL`"
+                    plugin_message(
+                        PLUGIN,
+                        f"node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
+                        "check the input shapes against `mindinfer inspect MODEL`",
+                    )
                 ) from exc
             if plan.tail is None:
                 return [slots[i] for i in plan.outputs]
@@ -171,9 +183,12 @@ class Program:
             count = trips[c.graph] = trips.get(c.graph, 0) + 1
             if count > self.max_loop_iterations:
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': the loop through graph '{c.graph}' (entered from graph '{plan.name}') "
-                    f"ran more than {self.max_loop_iterations} iterations; raise the cpu option "
-                    "max_loop_iterations if the model really loops that long, else its exit condition never holds"
+                    plugin_message(
+                        PLUGIN,
+                        f"the loop through graph '{c.graph}' (entered from graph '{plan.name}') "
+                        f"ran more than {self.max_loop_iterations} iterations; raise the cpu option "
+                        "max_loop_iterations if the model really loops that long, else its exit condition never holds",
+                    )
                 )
             plan = self.plan(c.graph)
 
@@ -182,7 +197,7 @@ class Program:
     ) -> list[np.ndarray]:
         """Run the main graph; outputs that are compile-time constants are copied for the caller."""
         if len(inputs) != self.main.n_inputs:
-            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self.main.n_inputs} inputs, got {len(inputs)}")
+            raise InvalidInputError(plugin_message(PLUGIN, f"expected {self.main.n_inputs} inputs, got {len(inputs)}"))
         state = self._state
         saved = state.profile, state.control
         state.profile, state.control = profile, control

@@ -21,11 +21,11 @@ class Sim:
         self.registry, self.cache, self.monkeypatch = registry, cache, monkeypatch
         self.acl = acl_simulator
 
-    def reset(self, soc: str = "Ascend910B3", devices: int = 1) -> None:
+    def reset(self, soc: str = "Ascend910B3", devices: int = 1, run_mode: int = 1, legacy_util: bool = False) -> None:
         """A fresh simulated process with this SoC and device count (and a fresh plugin registry)."""
         _acl.runtime().shutdown()  # the previous simulated process exits
         assert self.acl.sim_violations() == [] and self.acl.sim_leaks() == []
-        self.acl.sim_reset(soc=soc, devices=devices)
+        self.acl.sim_reset(soc=soc, devices=devices, run_mode=run_mode, legacy_util=legacy_util)
         self.monkeypatch.setenv(_acl.SIMULATOR_ENV, soc)
         self.monkeypatch.setattr(_acl, "_RUNTIME", _acl.Runtime())
         self.registry = registry_with_ascend()

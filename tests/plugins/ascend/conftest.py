@@ -30,3 +30,18 @@ def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim]:
     _acl.runtime().shutdown()  # what atexit does: close what is open, destroy contexts, finalize
     assert acl_simulator.sim_violations() == []
     assert acl_simulator.sim_leaks() == []
+
+
+@pytest.fixture(scope="session")
+def _shared_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("om-cache-shared")
+
+
+@pytest.fixture
+def shared_cache(sim: Sim, _shared_cache_dir: Path) -> Path:
+    """An .om cache shared by the tests that do not look into it (each compile there is a subprocess).
+
+    Safe to share: the key holds the SoC, the (simulated) CANN and every compile option."""
+    sim.monkeypatch.setenv("MINDINFER_ASCEND_CACHE", str(_shared_cache_dir))
+    sim.cache = _shared_cache_dir
+    return _shared_cache_dir

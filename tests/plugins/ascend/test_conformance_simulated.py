@@ -7,7 +7,7 @@ from mindinfer_conformance.report import to_text
 from mindinfer_conformance.runner import SuiteConfig, run_suite
 
 
-def test_api_tier_passes_on_the_simulated_ascend_device(sim: Sim) -> None:
+def test_api_tier_passes_on_the_simulated_ascend_device(sim: Sim, shared_cache: object) -> None:
     result = run_suite("ascend", SuiteConfig(tiers=("api",)), registry=sim.registry)
     text = to_text(result, verbose=True)
     assert "[SIMULATED]" in text.splitlines()[0], text

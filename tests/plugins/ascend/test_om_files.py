@@ -56,3 +56,19 @@ def test_a_file_that_is_not_an_offline_model(sim: Sim, tmp_path: Path) -> None:
     bad.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
     with pytest.raises(AclError, match="100012"):
         mindinfer.Session(bad, target="ascend", plugins=sim.registry)
+
+
+def test_an_onnx_file_goes_straight_to_atc(sim: Sim, tmp_path: Path) -> None:
+    from mindinfer_onnx import convert_file
+
+    onnx_path = convert_file(case("small_cnn_dynamic_batch")[0], tmp_path / "cnn.onnx", 13)
+    registry = sim.registry
+    from mindinfer_onnx import plugin as onnx_plugin
+
+    registry.register(onnx_plugin, name="onnx")  # it opens .onnx files (open_model)
+    _, (x,), (want,) = case("small_cnn_dynamic_batch")
+    with mindinfer.Session(onnx_path, target="ascend", options={"batch_sizes": [1, 4]}, plugins=registry) as sess:
+        assert sess.placement.plugin == "ascend"
+        assert_close(sess.run([x[[0, 1, 1]]]), [want[[0, 1, 1]]])
+    (om,) = sim.om_files()
+    assert om.with_suffix(".json").is_file()

@@ -74,6 +74,7 @@ def test_a_batch_beyond_the_largest_gear_is_split(sim: Sim) -> None:
     assert _header(sim)["batch_sizes"] == [1, 2]
 
 
+@pytest.mark.usefixtures("shared_cache")
 def test_an_empty_batch_is_refused(sim: Sim) -> None:
     path, (x,), _ = case("small_cnn_dynamic_batch")
     with (
@@ -83,6 +84,7 @@ def test_an_empty_batch_is_refused(sim: Sim) -> None:
         sess.run([x[:0]])
 
 
+@pytest.mark.usefixtures("shared_cache")
 def test_runs_from_many_threads_each_making_the_context_current(sim: Sim) -> None:
     path, (x,), (want,) = case("small_cnn_dynamic_batch")
     sess = mindinfer.Session(path, target="ascend", plugins=sim.registry)
@@ -109,6 +111,7 @@ def test_runs_from_many_threads_each_making_the_context_current(sim: Sim) -> Non
     assert sim.acl.sim_calls().count("acl.rt.set_context") >= 12
 
 
+@pytest.mark.usefixtures("shared_cache")
 def test_close_releases_every_handle_and_buffer(sim: Sim) -> None:
     path, ins, _want = case("two_in_two_out")
     sess = mindinfer.Session(path, target="ascend", plugins=sim.registry)
@@ -121,6 +124,7 @@ def test_close_releases_every_handle_and_buffer(sim: Sim) -> None:
         sess.run(ins)
 
 
+@pytest.mark.usefixtures("shared_cache")
 def test_exit_closes_what_the_user_left_open_then_finalizes(sim: Sim) -> None:
     from mindinfer_ascend import _acl
 
@@ -134,6 +138,7 @@ def test_exit_closes_what_the_user_left_open_then_finalizes(sim: Sim) -> None:
     assert sim.acl.sim_calls().count("acl.init") == 1
 
 
+@pytest.mark.usefixtures("shared_cache")
 def test_one_init_and_one_context_for_many_models(sim: Sim) -> None:
     sessions = [
         mindinfer.Session(case(n)[0], target="ascend", plugins=sim.registry) for n in ("lenet5", "two_in_two_out")
@@ -165,6 +170,7 @@ def test_option_precision_chooses_the_mode(sim: Sim) -> None:
     assert _header(sim)["precision_mode"] == "must_keep_origin_dtype"
 
 
+@pytest.mark.usefixtures("shared_cache")
 def test_two_devices_each_with_its_own_context(sim: Sim) -> None:
     sim.reset(devices=2)
     path, ins, want = case("lenet5")
@@ -175,3 +181,22 @@ def test_two_devices_each_with_its_own_context(sim: Sim) -> None:
     assert_close(s1.run(ins), want)
     s0.close()
     s1.close()
+
+
+@pytest.mark.usefixtures("shared_cache")
+def test_on_the_board_itself_copies_are_device_to_device(sim: Sim) -> None:
+    sim.reset(soc="Ascend310B1", run_mode=0)  # ACL_DEVICE: e.g. an Atlas 200I A2 running this program
+    path, ins, want = case("two_in_two_out")
+    with mindinfer.Session(
+        path, target="ascend310b", options={"precision": "must_keep_origin_dtype"}, plugins=sim.registry
+    ) as sess:
+        assert_close(sess.run(ins), want)
+
+
+@pytest.mark.usefixtures("shared_cache")
+def test_older_pyacl_without_bytes_to_ptr(sim: Sim) -> None:
+    sim.reset(legacy_util=True)  # acl.util has numpy_to_ptr / ptr_to_numpy only (CANN 5.x)
+    path, (x,), (want,) = case("small_cnn_dynamic_batch")
+    with mindinfer.Session(path, target="ascend", plugins=sim.registry) as sess:
+        assert_close(sess.run([x[[1, 0, 1]]]), [want[[1, 0, 1]]])
+    assert "acl.util.ptr_to_numpy" in sim.acl.sim_calls()

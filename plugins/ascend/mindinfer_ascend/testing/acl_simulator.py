@@ -106,6 +106,7 @@ def _nbytes(dims: tuple[int, ...], dtype: np.dtype[Any], gears: tuple[int, ...])
 class _State:
     soc: str = DEFAULT_SOC
     device_count: int = 1
+    run_mode: int = 1  # ACL_HOST; 0 is ACL_DEVICE (the program runs on the board's own CPU)
     initialized: bool = False
     init_calls: int = 0
     device_sets: dict[int, int] = field(default_factory=dict)
@@ -139,12 +140,16 @@ def _env_soc() -> str:
     return text if text.lower().startswith("ascend") else DEFAULT_SOC
 
 
-def sim_reset(soc: str | None = None, devices: int | None = None) -> None:
-    """Forget everything (a new simulated process): SoC and device count from the arguments or env."""
-    global _S
+def sim_reset(soc: str | None = None, devices: int | None = None, run_mode: int = 1, legacy_util: bool = False) -> None:
+    """Forget everything (a new simulated process): SoC and device count from the arguments or env;
+    ``run_mode`` 0 simulates a program running on the board itself (ACL_DEVICE); ``legacy_util`` an
+    older pyACL whose ``acl.util`` has only ``numpy_to_ptr`` / ``ptr_to_numpy``."""
+    global _S, util
     with _LOCK:
+        if "_util" in globals():
+            util = _util(legacy_util)
         count = devices if devices is not None else int(os.environ.get(DEVICES_ENV, "1") or 1)
-        _S = _State(soc=soc or _env_soc(), device_count=count)
+        _S = _State(soc=soc or _env_soc(), device_count=count, run_mode=run_mode)
         _TLS.__dict__.clear()
 
 
@@ -249,6 +254,14 @@ def _device_block(ptr: int, size: int, what: str) -> int:
         if addr <= ptr and ptr + size <= addr + length:
             return device
     raise _Err(INVALID_PARAM, f"{what}: {size} bytes at {ptr:#x} are not device memory from acl.rt.malloc", True)
+
+
+def _is_host(ptr: int, size: int, writable: bool) -> bool:
+    try:
+        _host_block(ptr, size, "", writable)
+    except _Err:
+        return False
+    return True
 
 
 def _host_block(ptr: int, size: int, what: str, writable: bool) -> None:
@@ -412,6 +425,10 @@ def _free_host(ptr: int) -> None:
 def _memcpy(dst: int, dst_max: int, src: int, count: int, kind: int) -> None:
     if count > dst_max:
         raise _Err(INVALID_PARAM, f"acl.rt.memcpy of {count} bytes into a {dst_max}-byte destination", True)
+    on_board = _S.run_mode == 0
+    if on_board and kind in (1, 2):
+        # With ACL_DEVICE every buffer is device memory; Ascend's samples copy device-to-device there.
+        raise _Err(INVALID_PARAM, f"memcpy kind {kind} in the ACL_DEVICE run mode (use 3, device to device)", True)
     if kind == 1:  # host to device
         _device_block(dst, dst_max, "memcpy destination")
         _host_block(src, count, "memcpy source", writable=False)
@@ -419,8 +436,11 @@ def _memcpy(dst: int, dst_max: int, src: int, count: int, kind: int) -> None:
         _device_block(src, count, "memcpy source")
         _host_block(dst, dst_max, "memcpy destination", writable=True)
     elif kind == 3:
-        _device_block(dst, dst_max, "memcpy destination")
-        _device_block(src, count, "memcpy source")
+        # On the board, program memory (malloc_host, Python bytes) is device memory too.
+        if not (on_board and _is_host(dst, dst_max, writable=True)):
+            _device_block(dst, dst_max, "memcpy destination")
+        if not (on_board and _is_host(src, count, writable=False)):
+            _device_block(src, count, "memcpy source")
     else:
         raise _Err(INVALID_PARAM, f"the simulator does not copy memcpy kind {kind}")
     ctypes.memmove(dst, src, count)
@@ -438,7 +458,7 @@ def _get_mem_info(attr: int) -> tuple[int, int]:
 
 @_api("acl.rt.get_run_mode", 1)
 def _get_run_mode() -> int:
-    return 1  # ACL_HOST: the program runs on the host, the model on the card
+    return _S.run_mode
 
 
 rt = SimpleNamespace(
@@ -461,7 +481,7 @@ rt = SimpleNamespace(
 # -- acl.util.* ---------------------------------------------------------------------------------------
 def _bytes_to_ptr(data: bytes) -> int:
     if not isinstance(data, bytes):
-        raise TypeError("acl.util.bytes_to_ptr args parse failed")  # pyACL's PyArg_ParseTuple error
+        raise ValueError("needs an byte as argument")  # noqa: TRY004 -- pyACL raises exactly this (util/bytes_convert.cpp)
     addr = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
     with _LOCK:
         _S.host_views[addr] = (data, len(data))  # held until a memcpy reads it
@@ -474,7 +494,33 @@ def _ptr_to_bytes(ptr: int, size: int) -> bytes:
     return ctypes.string_at(ptr, size)
 
 
-util = SimpleNamespace(bytes_to_ptr=_bytes_to_ptr, ptr_to_bytes=_ptr_to_bytes)
+def _numpy_to_ptr(array: np.ndarray) -> int:
+    """Older pyACL's way to a host pointer (deprecated since, yet the only one before bytes_to_ptr)."""
+    if not isinstance(array, np.ndarray) or not array.flags["C_CONTIGUOUS"]:
+        raise ValueError("acl.util.numpy_to_ptr needs a C-contiguous numpy array")
+    with _LOCK:
+        _S.host_views[array.ctypes.data] = (array, array.nbytes)  # type: ignore[assignment]
+    return int(array.ctypes.data)
+
+
+@_api("acl.util.ptr_to_numpy", -1, fallback=None)
+def _ptr_to_numpy(ptr: int, shape: tuple[int, ...], npy_type: int) -> np.ndarray:
+    if npy_type != 2:  # NPY_UBYTE: the only type the simulator hands out
+        raise _Err(INVALID_PARAM, f"the simulator's ptr_to_numpy takes npy_type 2 (uint8), got {npy_type}", True)
+    size = int(np.prod(shape, dtype=np.int64))
+    _host_block(ptr, size, "acl.util.ptr_to_numpy", writable=True)
+    return np.frombuffer(ctypes.string_at(ptr, size), dtype=np.uint8).reshape(shape)
+
+
+def _util(legacy: bool) -> SimpleNamespace:
+    if legacy:  # pyACL before bytes_to_ptr / ptr_to_bytes (CANN 5.x)
+        return SimpleNamespace(numpy_to_ptr=_numpy_to_ptr, ptr_to_numpy=_ptr_to_numpy)
+    return SimpleNamespace(
+        bytes_to_ptr=_bytes_to_ptr, ptr_to_bytes=_ptr_to_bytes, numpy_to_ptr=_numpy_to_ptr, ptr_to_numpy=_ptr_to_numpy
+    )
+
+
+util = _util(legacy=False)
 
 
 # -- acl.mdl.* ----------------------------------------------------------------------------------------
