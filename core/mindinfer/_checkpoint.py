@@ -35,7 +35,7 @@ from google.protobuf.message import DecodeError
 from ._proto import checkpoint_pb2
 from ._tensors import open_file
 from .errors import MindIRError
-from .ir import Model, Parameter
+from .ir import Graph, Model, Parameter
 
 __all__ = ["CheckpointReport", "CheckpointWarning", "apply_checkpoint", "read_checkpoint"]
 
@@ -284,7 +284,10 @@ def apply_checkpoint(
     """
     fmt, entries, widened = read_checkpoint(path)
     file_params = file_params or {}
-    owners = {name: g for g in model.graphs for name in g.params}
+    owners: dict[str, list[Graph]] = {}  # a name may be a parameter of several graphs: all take the value
+    for g in model.graphs:
+        for name in g.params:
+            owners.setdefault(name, []).append(g)
     mapping, prefix = _match(list(owners), entries)
     pruned = set(file_params) - set(owners)
     pruned_map, _ = _match(sorted(pruned), entries, prefix)
@@ -299,8 +302,7 @@ def apply_checkpoint(
         )
     new_params: dict[str, dict[str, Parameter]] = {g.name: dict(g.params) for g in model.graphs}
     for name, entry in mapping.items():
-        graph = owners[name]
-        old, arr = graph.params[name], entries[entry]
+        old, arr = owners[name][0].params[name], entries[entry]
         if arr.dtype == object:
             raise MindIRError(f"{path}: entry '{entry}' is not a tensor, but parameter '{name}' needs one")
         if old.spec.shape != tuple(arr.shape):
@@ -315,7 +317,8 @@ def apply_checkpoint(
                 f"{path}: parameter '{name}' is {ours} in the MindIR but {theirs} in the checkpoint "
                 f"(entry '{entry}'); convert the checkpoint or export the MindIR with the same dtype"
             )
-        new_params[graph.name][name] = Parameter(old.spec, arr)
+        for graph in owners[name]:
+            new_params[graph.name][name] = Parameter(old.spec, arr)
     report = CheckpointReport(str(path), fmt, tuple(sorted(mapping)), kept if not strict else (), unused, state, prefix)
     if report.kept or report.unused:
         warnings.warn(f"checkpoint: {report}", CheckpointWarning, stacklevel=3)

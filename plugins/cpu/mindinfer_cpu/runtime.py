@@ -21,9 +21,10 @@ from mindinfer.backend import plugin_message
 from mindinfer.errors import InvalidInputError, MindInferError, MindIRError
 from mindinfer.ir import GraphRef, Model, Node
 
-from .passes import WorkGraph, optimize
+from .passes import optimize
 from .plan import Plan, build_plan
 from .registry import PLUGIN
+from .workgraph import WorkGraph
 
 Profile = list[tuple[str, str, float]]
 
