@@ -1,4 +1,4 @@
-"""Nodes checked against their primitive's signature: every required argument present.
+"""Nodes checked against their primitive's signature: every required input present.
 
 A node whose primitive takes more arguments than it was given (a ``Load`` whose op type was
 changed to ``Conv2D``: one input where two are required) cannot run anywhere. Checked once in
@@ -22,11 +22,11 @@ def check_arguments(model: Model) -> None:
             if sig is None:
                 continue  # no signature: the backend's own checks apply
             for p in sig.params:
-                if not p.required:
-                    continue
+                if not p.required or p.index is None:
+                    continue  # attribute-only arguments (Conv2D's out_channel) are the backend's to need
                 given = (p.index is not None and p.index < len(node.inputs)) or any(a in node.attrs for a in p.attrs)
                 if not given:
-                    where = f"input {p.index}" if p.index is not None else f"attribute {p.attrs[0]!r}"
+                    where = f"input {p.index}" + (f" or attribute {p.attrs[0]!r}" if p.attrs else "")
                     raise MindIRError(
                         f"{model.source or 'the model'}: graph '{graph.name}': node '{node.name}' ({node.op}) has "
                         f"{len(node.inputs)} input(s) but lacks the required argument '{p.name}' ({where}); "
