@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_startup.py [--model M.mindir] [--repeat 5]
 
 Every number is a fresh process (``python -c`` or the ``mindinfer`` command), the median of
-``--repeat`` runs, so that imports are paid as a user pays them:
+``--repeat`` runs (the ratios use the minimum too, which a busy machine disturbs least), so that
+imports are paid as a user pays them:
 
 * ``mindinfer --help``, ``plugins`` and ``inspect MODEL``;
 * a first ``Session(MODEL, target)`` plus one run, pinned to each plugin, with every plugin installed
@@ -59,8 +60,13 @@ print(json.dumps(parts))
 """
 
 
+# PYTHONDONTWRITEBYTECODE makes every process compile every module from source again (about a
+# tenth of a second here): an installation has its bytecode caches, so they are allowed here too.
+_DROP = ("MINDINFER_PLUGINS", "MINDINFER_DISABLE_PLUGIN_AUTOLOAD", "PYTHONDONTWRITEBYTECODE")
+
+
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MINDINFER_PLUGINS", "MINDINFER_DISABLE_PLUGIN_AUTOLOAD")}
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
     return {**env, **extra}
 
 
@@ -75,11 +81,17 @@ def _wall(cmd: list[str], env: dict[str, str], repeat: int) -> float:
 
 def _inner(code: str, env: dict[str, str], repeat: int) -> float:
     """Median of what the script itself prints (its own seconds, after the interpreter started)."""
+    return statistics.median(_inner_all(code, env, repeat))
+
+
+def _inner_all(code: str, env: dict[str, str], repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
-        proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, timeout=300
+        )
         out.append(float(proc.stdout.split()[-1]))
-    return statistics.median(out)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     model, n = str(args.model), args.repeat
     print(f"model: {args.model.name}; median of {n} fresh processes each")
+    _wall(MINDINFER + ["inspect", model], _env(), 1)  # writes the bytecode caches, as an install does
     python = _wall([sys.executable, "-c", "pass"], _env(), n)
     print(f"  python -c pass                      {python * 1e3:8.0f} ms  (the interpreter alone)")
     for label, cmd in (
@@ -100,17 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     print("first Session + one run, pinned (in-process seconds, after the interpreter started):")
     for target, plugin in (("cpu@cpu", "cpu"), ("cpu@onnx", "onnx")):
         code = FIRST_SESSION.format(model=model, target=target)
-        everything = _inner(code, _env(), n)
-        alone = _inner(code, _env(MINDINFER_PLUGINS=plugin), n)
+        every = _inner_all(code, _env(), n)
+        alone = _inner_all(code, _env(MINDINFER_PLUGINS=plugin), n)
+        med_all, med_one = statistics.median(every), statistics.median(alone)
         print(
-            f"  {target:10} all plugins {everything * 1e3:7.0f} ms   only {plugin!r} {alone * 1e3:7.0f} ms   "
-            f"ratio {everything / alone:.2f}"
+            f"  {target:10} all plugins {med_all * 1e3:7.0f} ms   only {plugin!r} {med_one * 1e3:7.0f} ms   "
+            f"ratio {med_all / med_one:.2f} (of minima {min(every) / min(alone):.2f})"
         )
     print("the onnx plugin's first Session, by part (one process each, median):")
     runs = [
         json.loads(
             subprocess.run(
-                [sys.executable, "-c", ONNX_PARTS.format(model=model)], check=True, capture_output=True, text=True
+                [sys.executable, "-c", ONNX_PARTS.format(model=model)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=_env(),
+                timeout=300,
             ).stdout
         )
         for _ in range(n)
