@@ -8,13 +8,13 @@ most 64 MiB and writes, per block, little-endian::
     block_size i32             -- bytes that follow in this block
     iv_len i32 (always 16), iv[iv_len], cipher_len i32, ciphertext[cipher_len]
 
-AES-GCM takes the first 12 bytes of the 16-byte IV field as its nonce (OpenSSL's default GCM IV
-length: the source reads as if all 16 were used, but MindSpore 2.10's own exports authenticate only
-with 12 -- established by decrypting them), with no associated data; AES-CBC uses the whole IV and
-PKCS#7 padding. The
-split layout (``*_graph.mindir`` plus ``*_variables/data_N``) encrypts the graph file this way, and
-each weight file as a *sequence* of such streams (its 64-byte header, then one per parameter); the
-``external_data`` offsets count bytes of the decrypted concatenation.
+AES-GCM takes the first 12 bytes of the 16-byte IV field as its nonce, with no associated data (the
+crypto.cc revision read, a64e3b7, sets a 16-byte IV length, but MindSpore 2.10.0's own exports
+authenticate with the first 12 bytes only -- established by decrypting them; tests/data/checkpoints
+pins it). AES-CBC uses the whole IV and PKCS#7 padding. The split layout (``*_graph.mindir`` plus
+``*_variables/data_N``) encrypts the graph file this way, and each weight file as a *sequence* of such
+streams (its 64-byte header, then one per parameter); the ``external_data`` offsets count bytes of the
+decrypted concatenation.
 
 The ciphers are the ``cryptography`` package's (the ``mindinfer[crypto]`` extra), never our own.
 Keys live only in :class:`DecryptionKey`, whose ``repr`` and ``str`` never show them; plaintext

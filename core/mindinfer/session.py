@@ -17,7 +17,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from ._inputs import check_inputs
+from ._inputs import check_inputs, on_device
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
 from ._runs import RunControl, RunGate, RunOptions
@@ -270,7 +270,7 @@ class Session:
     def _prepare(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
         if self._gate.closed:
             raise MindInferError(_CLOSED)
-        return check_inputs(self._model.inputs, inputs)
+        return check_inputs(self._model.inputs, inputs, bool(getattr(self._exe, "accepts_device_arrays", False)))
 
     def _plugin_call(self, what: str, fn: Any, arrays: list[np.ndarray]) -> Any:
         """A call into the plugin; anything but a mindinfer error becomes a :class:`PluginError`."""
@@ -314,4 +314,5 @@ class Session:
                 f"plugin {self._placement.plugin!r} broke the contract: returned {len(outs)} outputs, "
                 f"the model has {len(self._model.outputs)}"
             )
-        return [o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs]
+        # Outputs a plugin leaves on the GPU (an option of that plugin) stay there.
+        return [o if isinstance(o, np.ndarray) or on_device(o) else np.asarray(o) for o in outs]

@@ -341,3 +341,15 @@ def test_dtype_mismatch_names_both_dtypes(tmp_path: Path, stored: str, code: str
         lambda: mi.load(DATA / "net.mindir", checkpoint=path),
         f"parameter 'fc.weight' is float32 in the MindIR but {code} in the checkpoint",
     )
+
+
+def test_without_the_crypto_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m == "cryptography" or m.startswith("cryptography.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # what an environment without it gives
+    _one_line_error(
+        lambda: mi.load(DATA / "net_gcm.mindir", dec_key=(DATA / "gcm.key").read_bytes()),
+        r"this model is encrypted \(AES-GCM\); decrypting it needs pip install 'mindinfer\[crypto\]'",
+    )

@@ -105,7 +105,7 @@ class ModelConfig:
     with_batch_dim: bool | None = None
     version_policy: VersionPolicy = VersionPolicy()
     #: Keywords of :class:`~mindinfer.Session` that load the model (checkpoint, strict, dec_key, dec_mode).
-    load_args: Mapping[str, Any] = field(default_factory=dict)
+    load_args: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold a key: never shown
 
     @classmethod
     def read(cls, path: Path) -> ModelConfig:

@@ -28,6 +28,7 @@ __all__ = [
     "LibCuda",
     "TensorRTProbe",
     "arch_problem",
+    "nvml_driver_version",
     "parse_version",
     "probe_cuda_python",
     "probe_driver",
@@ -144,9 +145,26 @@ class DriverProbe:
     gpus: tuple[GpuInfo, ...] = ()
     cuda_version: tuple[int, int] | None = None
     problem: str = ""
+    driver_version: str = ""  # the NVIDIA driver's own version (NVML), "" when NVML is not there
 
 
-def probe_driver(load: Callable[[], DriverAPI] = LibCuda) -> DriverProbe:
+def nvml_driver_version() -> str:
+    """The NVIDIA driver's version string through NVML (``libnvidia-ml``), or "" when unavailable."""
+    name = "nvml.dll" if sys.platform == "win32" else "libnvidia-ml.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+        if lib.nvmlInit_v2() != 0:
+            return ""
+        try:
+            buf = ctypes.create_string_buffer(96)
+            return buf.value.decode() if lib.nvmlSystemGetDriverVersion(buf, 96) == 0 else ""
+        finally:
+            lib.nvmlShutdown()
+    except (OSError, AttributeError):
+        return ""
+
+
+def probe_driver(load: Callable[[], DriverAPI] = LibCuda, nvml: Callable[[], str] = nvml_driver_version) -> DriverProbe:
     try:
         api = load()
     except OSError as exc:
@@ -174,7 +192,7 @@ def probe_driver(load: Callable[[], DriverAPI] = LibCuda) -> DriverProbe:
             gpus.append(GpuInfo(i, api.device_name(i), api.compute_capability(i), api.total_memory(i)))
         except DriverError as exc:
             return DriverProbe(cuda_version=version, problem=f"the NVIDIA driver could not describe GPU {i}: {exc}")
-    return DriverProbe(tuple(gpus), version)
+    return DriverProbe(tuple(gpus), version, driver_version=nvml())
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,6 @@ def environment(
     cuda_problem: str = "",
 ) -> Environment:
     """An :class:`Environment` probed through the stand-ins (the real probe functions, fake loaders)."""
-    driver_probe = _probe.probe_driver(lambda: driver or FakeDriverForTests())
+    driver_probe = _probe.probe_driver(lambda: driver or FakeDriverForTests(), nvml=lambda: "550.54.15 (stand-in)")
     trt_probe = _probe.probe_tensorrt(lambda name: trt or FakeTensorRTForTests())  # type: ignore[arg-type,return-value]
     return Environment(driver_probe, _probe.CudaPythonProbe("12.9.0", cuda_problem), trt_probe)

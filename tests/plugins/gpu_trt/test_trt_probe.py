@@ -21,6 +21,7 @@ def test_a_working_machine_is_usable_with_details() -> None:
     assert dev.name == H200.name and dev.chip == "sm90"
     assert dev.details["compute_capability"] == "9.0" and dev.details["memory"] == "141.0 GiB"
     assert dev.details["driver_cuda"] == "12.4" and dev.details["tensorrt"] == "10.9.0"
+    assert dev.details["driver"] == "550.54.15 (stand-in)" and dev.details["cuda-python"] == "12.9.0"
     assert dev.details["note"] == _probe.NOT_VERIFIED
 
 
@@ -151,3 +152,7 @@ def test_the_probe_runs_once_per_backend() -> None:
     backend.devices()
     backend.devices()
     assert len(calls) == 1
+
+
+def test_nvml_absent_gives_no_driver_version() -> None:
+    assert _probe.nvml_driver_version() == ""  # this machine: no libnvidia-ml
