@@ -210,7 +210,7 @@ def bench(
 def _print_blas() -> None:
     """numpy's BLAS kernels bound the cpu plugin's convolutions; onnxruntime picks its own kernels."""
     try:
-        from mindinfer_cpu._threads import blas_core, blas_core_note, blas_info
+        from mindinfer_cpu._blas import blas_core, blas_core_note, blas_info
     except ImportError:
         return
     print(f"numpy BLAS: {blas_info()} kernels={blas_core()}")
