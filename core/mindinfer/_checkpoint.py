@@ -119,7 +119,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.nda
         except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
             raise MindIRError(f"{p}: the checkpoint file is empty or cannot be mapped") from None
     widened: set[str] = set()
-    if p.suffix.lower() == ".safetensors" or buf[8:9] == b"{":
+    # A .ckpt starts with its first entry (field 1, 0x0A); safetensors with a length, then its JSON header.
+    if p.suffix.lower() == ".safetensors" or (buf[:1] != b"\n" and buf[8:9] == b"{"):
         return "safetensors", _read_safetensors(p, buf, widened), widened
     return "ckpt", _read_ckpt(p, buf, widened), widened
 
@@ -201,6 +202,7 @@ def _read_safetensors(p: Path, buf: mmap.mmap, widened: set[str]) -> dict[str, n
     meta = header.pop("__metadata__", None) or {}
     base, size = 8 + n, len(buf) - 8 - n
     out: dict[str, np.ndarray] = {}
+    spans: dict[str, tuple[int, int]] = {}
     for name, info in header.items():
         where = f"{p}: tensor '{name}'"
         try:
@@ -215,21 +217,25 @@ def _read_safetensors(p: Path, buf: mmap.mmap, widened: set[str]) -> dict[str, n
             raise MindIRError(
                 f"{where}: data_offsets [{begin}, {end}] fall outside the {size} data bytes; the file is truncated"
             )
+        spans[name] = (base + begin, base + end)
         out[name] = _array(buf, (base + begin, end - begin), _ST_DTYPES[dtype], shape, where)
         if dtype == "BF16":
             widened.add(name)
     crc = meta.get("crc_num") if isinstance(meta, dict) else None
     if crc is not None:
-        _check_safetensors_crc(p, out, crc)
+        _check_safetensors_crc(p, buf, spans, crc)
     return out
 
 
-def _check_safetensors_crc(p: Path, tensors: Mapping[str, np.ndarray], stored: str) -> None:
-    # MindSpore: crc32 over (name, tensor bytes) for every tensor in sorted name order.
+def _check_safetensors_crc(p: Path, buf: mmap.mmap, spans: Mapping[str, tuple[int, int]], stored: str) -> None:
+    # MindSpore: crc32 over (name, stored tensor bytes) for every tensor in sorted name order.
     crc = 0
-    for name in sorted(tensors):
+    view = memoryview(buf)
+    for name in sorted(spans):
+        begin, end = spans[name]
         crc = zlib.crc32(name.encode("utf-8"), crc)
-        crc = zlib.crc32(tensors[name].tobytes(), crc)
+        crc = zlib.crc32(view[begin:end], crc)
+    view.release()
     if str(crc) != str(stored):
         raise MindIRError(
             f"{p}: CRC-32 check failed (metadata says {stored}, the tensors give {crc}); "
