@@ -21,7 +21,7 @@ from mindinfer.backend import Capabilities
 from mindinfer.errors import BackendUnavailableError, MindInferError, UnsupportedOpError
 
 from .cases import TIERS, Case, Requirements, discover, parse_tiers
-from .compare import PRECISIONS, Tolerance, compare_outputs, tolerance_for
+from .compare import PRECISIONS, Tolerance, compare_outputs, network_tolerance, tolerance_for
 from .results import FAILED, PASSED, UNSUPPORTED, CaseResult, SuiteResult
 from .target import BackendUnderTest, installed_backends, resolve_target, target_of
 
@@ -117,6 +117,8 @@ def run_case(but: BackendUnderTest, case: Case, config: SuiteConfig | None = Non
 
 
 def _tolerance(case: Case, index: int, expected: np.ndarray, precision: str) -> Tolerance:
+    if case.criterion == "network" and precision == "fp32":
+        return network_tolerance(expected.dtype)
     rtol, atol = case.tolerance(index)
     return tolerance_for(expected.dtype, rtol, atol, precision, case.cosine_min)
 
