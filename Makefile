@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-zoo bench lint proto clean
+.PHONY: demo test test-zoo test-realworld bench lint proto clean
 
 $(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(VENV)/.installed
 # Opt-in: whole mindcv networks exported by tools/make_zoo.py into ~/.cache/mindinfer/zoo.
 test-zoo: $(VENV)/.installed
 	$(PY) -m pytest -q -m zoo
+
+# Opt-in: mindyolo/mindocr/mindnlp/mindaudio networks exported by tools/make_realworld.py into
+# ~/.cache/mindinfer/realworld, on both plugins.
+test-realworld: $(VENV)/.installed
+	$(PY) -m pytest -q -m realworld
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_zoo.py
