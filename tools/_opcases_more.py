@@ -152,8 +152,12 @@ class ScatterOnParameter(nn.Cell):
 
 
 # ---------------------------------------------------------------------------------------------
-# TensorMove, GridSampler2D
+# Dense (mindnlp's BERT/RoBERTa linear layers), TensorMove, GridSampler2D
 # ---------------------------------------------------------------------------------------------
+def f_dense(x, w, b):
+    return ops.dense(x, w, b)
+
+
 def f_tensor_move(x):
     return _tensor_move(x) * 2.0
 
@@ -455,7 +459,10 @@ def register(m) -> None:
 
         case(f"param_{opname.lower()}", f"ops.{opname} on a Parameter (4,5) by rows; returns the new value")(build)
 
-    # --- TensorMove, GridSampler2D ------------------------------------------------------------
+    # --- Dense, TensorMove, GridSampler2D -----------------------------------------------------
+    case("dense_primitive", "ops.dense(x, w, b) on (2, 5, 8) with weight (6, 8) (Dense, as mindnlp's linears)")(
+        lambda rng: (Fn(f_dense), [R(rng, 2, 5, 8), R(rng, 6, 8), R(rng, 6)])
+    )
     m.unary("tensor_move", f_tensor_move, "Primitive('TensorMove') (a copy), then Muls")
 
     @case("tensor_move_int_copy", "Tensor.copy() of an int32 tensor (TensorMove)")
