@@ -562,6 +562,19 @@ def register(m) -> None:
     case("special_softmax", "Softmax over rows holding NaN, +inf, -inf (and finite rows)", expected=NAN_PROPAGATES)(
         lambda rng: (Fn(f_special_softmax), [_special(rng, 4, 4)], None, Fn(ref_softmax))
     )
+    for mode, padding in (("bilinear", "zeros"), ("nearest", "zeros"), ("bilinear", "border")):
+        fn = globals()[f"f_gs_{mode}_{padding}_false"]
+
+        def build(rng, fn=fn):
+            grid = R(rng, 1, 3, 4, 2, lo=-1.1, hi=1.1)
+            grid[0, 0, 1, 0] = np.nan
+            grid[0, 1, 2, 1] = np.nan
+            grid[0, 2, 3, :] = np.inf
+            return Fn(fn), [R(rng, 1, 2, 4, 5), grid]
+
+        case(f"special_grid_sample_{mode}_{padding}", f"ops.grid_sample {mode}/{padding} with NaN and inf in the grid")(
+            build
+        )
     case("special_softmax_neginf", "Softmax over rows holding -inf (masked attention): MindSpore's output")(
         lambda rng: (Fn(f_special_softmax), [_neg_inf_rows(rng)])
     )
