@@ -353,30 +353,6 @@ def _temper(name, net, ms):
         raise SystemExit(f"{name}: no parameter matches {pattern!r} (the library's layer names changed?)")
 
 
-def _set_bn_from_input(net, ms, nn, ops, np, rng, inputs):
-    """Moving statistics from a training-mode pass on the case's own input, perturbed; random gamma/beta."""
-    bns = [c for _, c in net.cells_and_names() if isinstance(c, nn.layer.normalization._BatchNorm)]
-    if not bns:
-        return 0
-    for c in bns:
-        c.bn_train = ops.BatchNorm(is_training=True, epsilon=c.eps, momentum=1.0, data_format=c.format)
-    net.set_train(True)
-    net(*[ms.Tensor(x) for x in inputs])
-    net.set_train(False)
-    for c in bns:
-        # A BatchNorm over one value per channel (SVTR's STN head: batch 1, 1x1) has no variance: NaN.
-        mean = np.nan_to_num(c.moving_mean.asnumpy().astype(np.float64), nan=0.0)
-        var = np.maximum(np.nan_to_num(c.moving_variance.asnumpy().astype(np.float64), nan=1.0), 1e-3)
-        n = mean.shape
-        mean = mean + rng.normal(0.0, 0.2, n) * np.sqrt(var)
-        var = var * rng.uniform(0.7, 1.4, n)
-        c.moving_mean.set_data(ms.Tensor(mean.astype(np.float32)))
-        c.moving_variance.set_data(ms.Tensor(var.astype(np.float32)))
-        c.gamma.set_data(ms.Tensor(rng.uniform(0.6, 1.4, n).astype(np.float32)))
-        c.beta.set_data(ms.Tensor(rng.normal(0.0, 0.1, n).astype(np.float32)))
-    return len(bns)
-
-
 def _other_inputs(np, rng, inputs):
     """Another input of the same kind: new token ids (same range) or new features; masks are kept."""
     x = inputs[0]
@@ -395,6 +371,7 @@ def worker(name: str) -> int:
 
     sys.path.insert(0, HERE)
     import _msutil as U
+    from make_zoo import calibrate_and_perturb_bn
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
@@ -405,7 +382,8 @@ def worker(name: str) -> int:
     t0 = time.time()
     net, inputs, note = NETWORKS[name](np, ms, rng)
     net.set_train(False)
-    n_bn = _set_bn_from_input(net, ms, nn, ops, np, rng, inputs) if any(x.dtype.kind == "f" for x in inputs) else 0
+    # Moving statistics from a training-mode pass on the case's own input, perturbed (make_zoo.py's).
+    n_bn = calibrate_and_perturb_bn(net, ms, nn, ops, np, rng, *inputs) if inputs[0].dtype.kind == "f" else 0
     _temper(name, net, ms)
     outs = U.flatten_outputs(net(*[ms.Tensor(x) for x in inputs]))
     other = U.flatten_outputs(net(*[ms.Tensor(x) for x in _other_inputs(np, rng, inputs)]))
