@@ -14,20 +14,29 @@ Writes `tests/data/checkpoints/` (a few tens of KB):
 * Checkpoints of weights B (other values, other BatchNorm statistics): `weights.ckpt`, `weights.safetensors`,
   `weights_crc.ckpt` (crc_check=True), `train.ckpt` (a TrainOneStepCell with Momentum around the network
   under a `backbone.` prefix, after one step: prefixed names plus `moments.*`, `learning_rate`, ...),
-  `partial.ckpt` (two parameters missing). `expected_<name>.npy` = MindSpore's output of the network built
+  `partial.ckpt` (two parameters missing), `sliced.ckpt` (MindSpore's writer with its slice limit lowered to
+  1 KB: parameters in consecutive slices, as it writes those over 512 MB). `expected_<name>.npy` = MindSpore's output of the network built
   with weights A, after `load_param_into_net(net, load_checkpoint(file))` (strict_load=False for partial).
 * Bad variants (`bad/`): truncated and tampered copies of each encrypted file and each checkpoint, a
   checkpoint of a wider network (shape mismatch), a checkpoint with CRC of tampered content.
+
+With `--bench DIR` it instead writes benchmark files (not committed) for benchmarks/bench_checkpoints.py: a
+mindcv network (default resnet18) exported plain, AES-GCM, AES-CBC and in the split layout (AES-GCM),
+checkpoints of other weights in both formats, MindSpore's own load times for each (`bench.json`) and its
+output after loading the checkpoint.
 
 MindSpore is a data-making tool only, never a dependency of mindinfer.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
+import time
 
 import numpy as np
 
@@ -35,9 +44,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 OUT = os.path.join(REPO, "tests", "data", "checkpoints")
 
-import mindspore as ms  # noqa: E402
-import mindspore.train.serialization as ser  # noqa: E402
-from mindspore import nn  # noqa: E402
+import mindspore as ms
+import mindspore.train.serialization as ser
+from mindspore import nn
 
 ms.set_context(mode=ms.GRAPH_MODE)
 ms.set_device("CPU")
@@ -105,7 +114,8 @@ def save(name: str, arr: np.ndarray) -> None:
 
 
 def damage(src: str, dst: str, *, truncate: int = 0, flip: int | None = None) -> None:
-    data = bytearray(open(src, "rb").read())
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
     if flip is not None:
         data[flip] ^= 0x01
     if truncate:
@@ -172,6 +182,13 @@ def main() -> int:
         {"name": p.name, "data": p.data} for p in b.get_parameters() if p.name not in ("fc.bias", "bn2.moving_variance")
     ]
     ms.save_checkpoint(entries, os.path.join(OUT, "partial.ckpt"))
+    # MindSpore writes a parameter over SLICE_SIZE KB (512 MB) as consecutive slices; its own writer with a
+    # 1 KB limit makes them here (conv2.weight, 2304 bytes: three slices).
+    saved_slice, ser.SLICE_SIZE = ser.SLICE_SIZE, 1
+    try:
+        ms.save_checkpoint(b, os.path.join(OUT, "sliced.ckpt"))
+    finally:
+        ser.SLICE_SIZE = saved_slice
     wrapped = Backbone(Net())
     randomize(wrapped, 3)
     train = nn.TrainOneStepCell(
@@ -188,6 +205,7 @@ def main() -> int:
         ("safetensors", "weights.safetensors", True),
         ("crc", "weights_crc.ckpt", True),
         ("crc_safetensors", "weights_crc.safetensors", True),
+        ("sliced", "sliced.ckpt", True),
         ("train", "train.ckpt", True),
         ("partial", "partial.ckpt", False),
     ]:
@@ -238,5 +256,96 @@ def main() -> int:
     return 0
 
 
+def timed(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_net(mindcv, net_name: str, seed: int) -> nn.Cell:
+    """mindcv's own initialisation (seeded) with BatchNorm statistics and affine parameters randomized."""
+    ms.set_seed(seed)
+    net = mindcv.create_model(net_name, num_classes=1000)
+    rng = np.random.default_rng(seed)
+    for p in net.get_parameters():
+        if "moving_variance" in p.name:
+            p.set_data(ms.Tensor(rng.uniform(0.5, 2.0, p.shape).astype(np.float32)))
+        elif "moving_mean" in p.name:
+            p.set_data(ms.Tensor(rng.normal(0.0, 0.3, p.shape).astype(np.float32)))
+        elif "gamma" in p.name:
+            p.set_data(ms.Tensor(rng.uniform(0.5, 1.5, p.shape).astype(np.float32)))
+    net.set_train(False)
+    return net
+
+
+def bench(out: str, net_name: str) -> int:
+    import mindcv
+
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    np.save(os.path.join(out, "input_0.npy"), x)
+    keys = {
+        "gcm": rng.integers(0, 256, 32, dtype=np.uint8).tobytes(),
+        "cbc": rng.integers(0, 256, 32, dtype=np.uint8).tobytes(),
+    }
+    for k, v in keys.items():
+        with open(os.path.join(out, f"{k}.key"), "wb") as f:
+            f.write(v)
+    net = bench_net(mindcv, net_name, 1)
+    files = {"plain": ("net.mindir", {})}
+    ms.export(net, ms.Tensor(x), file_name=os.path.join(out, "net"), file_format="MINDIR")
+    for k, mode in {"gcm": "AES-GCM", "cbc": "AES-CBC"}.items():
+        ms.export(
+            net,
+            ms.Tensor(x),
+            file_name=os.path.join(out, f"net_{k}"),
+            file_format="MINDIR",
+            enc_key=keys[k],
+            enc_mode=mode,
+        )
+        files[k] = (f"net_{k}.mindir", {"dec_key": keys[k], "dec_mode": mode})
+    saved, ser.TOTAL_SAVE = ser.TOTAL_SAVE, 0
+    try:
+        os.makedirs(os.path.join(out, "split_gcm"), exist_ok=True)
+        ms.export(
+            net,
+            ms.Tensor(x),
+            file_name=os.path.join(out, "split_gcm", "net"),
+            file_format="MINDIR",
+            enc_key=keys["gcm"],
+            enc_mode="AES-GCM",
+        )
+    finally:
+        ser.TOTAL_SAVE = saved
+    files["split_gcm"] = ("split_gcm/net_graph.mindir", {"dec_key": keys["gcm"], "dec_mode": "AES-GCM"})
+    other = bench_net(mindcv, net_name, 2)
+    ms.save_checkpoint(other, os.path.join(out, "weights.ckpt"))
+    ms.save_checkpoint(other, os.path.join(out, "weights.safetensors"), format="safetensors")
+    record: dict = {"net": net_name, "mindspore": ms.__version__, "load_s": {}, "checkpoint_s": {}}
+    for name, (file, kw) in files.items():
+        record["load_s"][name] = timed(lambda file=file, kw=kw: ms.load(os.path.join(out, file), **kw))
+    for name, fmt in (("weights.ckpt", "ckpt"), ("weights.safetensors", "safetensors")):
+        record["checkpoint_s"][name] = timed(
+            lambda name=name, fmt=fmt: ms.load_param_into_net(
+                net, ms.load_checkpoint(os.path.join(out, name), format=fmt)
+            )
+        )
+    fresh = bench_net(mindcv, net_name, 1)
+    ms.load_param_into_net(fresh, ms.load_checkpoint(os.path.join(out, "weights.ckpt")))
+    np.save(os.path.join(out, "expected_ckpt.npy"), run(fresh, x))
+    with open(os.path.join(out, "bench.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    print(json.dumps(record, indent=1))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", metavar="DIR", help="write benchmark files for benchmarks/bench_checkpoints.py here")
+    ap.add_argument("--net", default="resnet18", help="mindcv network for --bench")
+    a = ap.parse_args()
+    sys.exit(bench(a.bench, a.net) if a.bench else main())

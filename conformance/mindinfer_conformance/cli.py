@@ -81,6 +81,13 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.Argument
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from mindinfer.cli import check_output_file
+
+    # Before the run, which takes minutes: a report that cannot be written fails now, in one line.
+    if args.report:
+        check_output_file(args.report, "--report")
+    if args.markdown:
+        check_output_file(args.markdown, "--markdown")
     config = SuiteConfig(
         tiers=args.tier,
         min_coverage=args.min_coverage,

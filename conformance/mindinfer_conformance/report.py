@@ -135,10 +135,12 @@ class Matrix:
     results: list[SuiteResult] = field(default_factory=list)
     #: Backends that could not be run at all (no usable device), with the reason.
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: Plugins that failed to load (their backends could not even be listed), with the error.
+    failed_plugins: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and not self.failed_plugins
 
     def columns(self) -> list[str]:
         return [r.backend for r in self.results]
@@ -172,6 +174,8 @@ class Matrix:
             lines.append(f"{r.backend}: {'PASSED' if r.ok else 'FAILED'}: {r.summary}")
         for name, why in self.unavailable.items():
             lines.append(f"{name}: not run: {why}")
+        for name, why in self.failed_plugins.items():
+            lines.append(f"plugin {name}: FAILED to load: {why} (see `mindinfer plugins`)")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -193,12 +197,14 @@ class Matrix:
             ],
         ]
         out += [f"- `{name}`: not run: {why}" for name, why in self.unavailable.items()]
+        out += [f"- plugin `{name}`: **FAILED to load**: {why}" for name, why in self.failed_plugins.items()]
         return "\n".join(out) + "\n"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "backends": self.columns(),
             "unavailable": self.unavailable,
+            "failed_plugins": self.failed_plugins,
             "matrix": {row: {c: self.cell(c, row) for c in self.columns()} for row in self.rows()},
             "reports": [r.to_json() for r in self.results],
         }

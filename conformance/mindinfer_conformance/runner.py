@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mindinfer._plugins import PluginRegistry
+from mindinfer._plugins import PluginRegistry, get_registry
 from mindinfer.backend import Capabilities
 from mindinfer.errors import BackendUnavailableError, MindInferError, UnsupportedOpError
 
@@ -186,6 +186,10 @@ def run_all(
     from .report import Matrix
 
     matrix = Matrix()
+    # A plugin that failed to load has no column, but it is not silently absent: the matrix lists
+    # it, and fails.
+    reg = registry or get_registry()
+    matrix.failed_plugins = {p.name: p.error_text for p in reg.plugins if p.status == "failed"}
     backends = installed_backends(registry)
     if not backends:
         raise MindInferError("no backend is installed; see `mindinfer plugins`")

@@ -43,7 +43,8 @@ class BackendUnderTest:
             "plugin": self.plugin.name if self.plugin else None,
             "distribution": self.plugin.distribution if self.plugin else None,
             "version": self.plugin.version if self.plugin else None,
-            "device": str(self.device),
+            # A simulated device (details["simulated"]) is labelled so in every report.
+            "device": str(self.device) + (" [SIMULATED]" if self.device.details.get("simulated") else ""),
             "declared": {
                 "primitives": len(caps.primitives),
                 "dtypes": sorted(caps.dtypes),

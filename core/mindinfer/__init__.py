@@ -11,6 +11,7 @@ from ._checkpoint import CheckpointReport, CheckpointWarning
 from ._loader import load
 from ._placement import Attempt, Placement
 from ._plugins import ENTRY_POINT_GROUP, PluginInfo, PluginRegistry, get_registry
+from ._runs import RunControl, RunOptions
 from .backend import (
     CONTRACT_VERSION,
     Backend,
@@ -34,6 +35,7 @@ from .errors import (
     MindInferError,
     MindIRError,
     PluginError,
+    RunCancelledError,
     UnsupportedOpError,
 )
 from .hookspecs import hookimpl
@@ -72,6 +74,9 @@ __all__ = [
     "PluginInfo",
     "PluginRegistry",
     "Requirements",
+    "RunCancelledError",
+    "RunControl",
+    "RunOptions",
     "Session",
     "Target",
     "TensorSpec",

@@ -10,10 +10,12 @@ executable is thread-safe). ``--threads N`` is the backend's own ``threads`` opt
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,7 @@ def add_bench_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "--threads", type=int, help="the backend's threads option (same as --option threads=N; see `mindinfer plugins`)"
     )
     p.add_argument("--profile", action="store_true", help="per-node/op times, if the plugin can profile")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr")
     p.set_defaults(func=_cmd_bench)
 
@@ -57,25 +60,53 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         t3 = time.perf_counter()
         sess.run(inputs)
         first = time.perf_counter() - t3
-        print(f"model: {args.model}")
-        print(f"placement: {sess.placement}")
-        print_checkpoint(model)
-        print(f"load: {_ms(t1 - t0)}  compile: {_ms(t2 - t1)}  first run: {_ms(first)}")
+        emit = _quiet if args.json else print
+        emit(f"model: {args.model}")
+        emit(f"placement: {sess.placement}")
+        if not args.json:
+            print_checkpoint(model)
+        emit(f"load: {_ms(t1 - t0)}  compile: {_ms(t2 - t1)}  first run: {_ms(first)}")
         for _ in range(args.warmup):
             sess.run(inputs)
         total = args.loops * args.callers
         show = args.progress if args.progress is not None else (sys.stderr.isatty() and first * total > 2.0)
         times, wall = _timed_runs(sess, inputs, args.loops, args.callers, _Progress(total) if show else None)
         t = np.array(times)
-        print(f"runs: {args.warmup} warm-up, {args.loops} timed x {args.callers} thread(s)")
-        print(
-            f"latency: min {_ms(t.min())}  median {_ms(float(np.median(t)))}  "
-            f"p90 {_ms(float(np.percentile(t, 90)))}  max {_ms(t.max())}  mean {_ms(t.mean())}"
-        )
-        print(f"throughput: {total / wall:.1f} runs/s")
-        if args.profile:
-            _profile(sess, inputs, args.loops)
+        stats = {
+            "min": float(t.min()),
+            "median": float(np.median(t)),
+            "p90": float(np.percentile(t, 90)),
+            "max": float(t.max()),
+            "mean": float(t.mean()),
+        }
+        emit(f"runs: {args.warmup} warm-up, {args.loops} timed x {args.callers} thread(s)")
+        emit("latency: " + "  ".join(f"{k} {_ms(v)}" for k, v in stats.items()))
+        emit(f"throughput: {total / wall:.1f} runs/s")
+        profile = _profile(sess, inputs, args.loops, emit) if args.profile else None
+        if args.json:
+            result: dict[str, Any] = {
+                "model": str(args.model),
+                "placement": sess.placement.to_json(),
+                "load_s": t1 - t0,
+                "compile_s": t2 - t1,
+                "first_run_s": first,
+                "warmup": args.warmup,
+                "loops": args.loops,
+                "callers": args.callers,
+                "options": options,
+                "latency_s": stats,
+                "throughput_per_s": total / wall,
+            }
+            if getattr(model, "checkpoint", None) is not None:
+                result["checkpoint"] = str(model.checkpoint)  # type: ignore[union-attr]
+            if args.profile:
+                result["profile"] = profile
+            print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+def _quiet(*_: object) -> None:
+    """``--json``: the text lines are not printed."""
 
 
 def _timed_runs(
@@ -112,10 +143,12 @@ def _timed_runs(
     return times, wall
 
 
-def _profile(sess: Session, inputs: list[np.ndarray], loops: int) -> None:
+def _profile(
+    sess: Session, inputs: list[np.ndarray], loops: int, emit: Callable[..., None] = print
+) -> dict[str, Any] | None:
     if not sess.can_profile:
-        print(f"profile: plugin {sess.placement.plugin!r} offers no profile (its executable has no run_profiled)")
-        return
+        emit(f"profile: plugin {sess.placement.plugin!r} offers no profile (its executable has no run_profiled)")
+        return None
     by_node: dict[tuple[str, str], float] = defaultdict(float)
     by_op: dict[str, float] = defaultdict(float)
     for _ in range(loops):
@@ -124,12 +157,19 @@ def _profile(sess: Session, inputs: list[np.ndarray], loops: int) -> None:
             by_node[(node, op)] += seconds / loops
             by_op[op] += seconds / loops
     total = sum(by_op.values()) or 1.0
-    print(f"profile: mean over {loops} run(s), top nodes by time")
+    emit(f"profile: mean over {loops} run(s), top nodes by time")
     for (node, op), s in sorted(by_node.items(), key=lambda kv: -kv[1])[:10]:
-        print(f"  {_ms(s):>11}  {100 * s / total:5.1f}%  {op:<20} {node}")
-    print("profile: by primitive")
+        emit(f"  {_ms(s):>11}  {100 * s / total:5.1f}%  {op:<20} {node}")
+    emit("profile: by primitive")
     for op, s in sorted(by_op.items(), key=lambda kv: -kv[1])[:10]:
-        print(f"  {_ms(s):>11}  {100 * s / total:5.1f}%  {op}")
+        emit(f"  {_ms(s):>11}  {100 * s / total:5.1f}%  {op}")
+    return {
+        "runs": loops,
+        "nodes_s": [
+            {"node": node, "op": op, "seconds": s} for (node, op), s in sorted(by_node.items(), key=lambda kv: -kv[1])
+        ],
+        "ops_s": dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
+    }
 
 
 def _ms(seconds: float) -> str:

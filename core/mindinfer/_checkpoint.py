@@ -33,6 +33,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ._proto import checkpoint_pb2
+from ._tensors import open_file
 from .errors import MindIRError
 from .ir import Model, Parameter
 
@@ -105,29 +106,28 @@ def _names(names: Iterable[str]) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------------------
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray]]:
-    """``(format, {name: array})`` of a MindSpore checkpoint file (``.ckpt`` or ``.safetensors``)."""
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray], set[str]]:
+    """``(format, {name: array}, names stored as bfloat16)`` of a MindSpore ``.ckpt`` or ``.safetensors`` file.
+
+    bfloat16 tensors are widened to float32, as the loader widens a MindIR's; the third item keeps
+    their stored dtype so that a dtype mismatch with the MindIR is still caught.
+    """
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(16)
-    except FileNotFoundError:
-        raise MindIRError(f"{p}: no such checkpoint file") from None
-    except IsADirectoryError:
-        raise MindIRError(f"{p}: is a directory; give the path of the .ckpt or .safetensors file") from None
-    except OSError as exc:
-        raise MindIRError(f"{p}: cannot read checkpoint: {exc.strerror or exc}") from None
-    if not head:
-        raise MindIRError(f"{p}: the checkpoint file is empty")
-    if p.suffix.lower() == ".safetensors" or (len(head) > 8 and head[8:9] == b"{"):
-        return "safetensors", _read_safetensors(p)
-    return "ckpt", _read_ckpt(p)
+    with open_file(p, "checkpoint file", ".ckpt or .safetensors file") as fh:
+        try:
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+            raise MindIRError(f"{p}: the checkpoint file is empty or cannot be mapped") from None
+    widened: set[str] = set()
+    if p.suffix.lower() == ".safetensors" or buf[8:9] == b"{":
+        return "safetensors", _read_safetensors(p, buf, widened), widened
+    return "ckpt", _read_ckpt(p, buf, widened), widened
 
 
-def _read_ckpt(p: Path) -> dict[str, np.ndarray]:
+def _read_ckpt(p: Path, buf: mmap.mmap, widened: set[str]) -> dict[str, np.ndarray]:
     from ._decrypt import cipher_mode
 
-    data = p.read_bytes()
+    data = memoryview(buf)  # parsed in place: protobuf's copy of each tensor_content is the only one
     mode = cipher_mode(data)
     if mode:
         raise MindIRError(
@@ -136,10 +136,11 @@ def _read_ckpt(p: Path) -> dict[str, np.ndarray]:
         )
     if data[-17:-10] == _CRC_MARK:
         body, stored = data[:-17], int.from_bytes(data[-10:], "big")
-        if zlib.crc32(body) != stored:
+        crc = zlib.crc32(body)
+        if crc != stored:
             raise MindIRError(
                 f"{p}: CRC-32 check failed (the file says {stored:#010x}, its contents give "
-                f"{zlib.crc32(body):#010x}); the checkpoint is damaged or was modified"
+                f"{crc:#010x}); the checkpoint is damaged or was modified"
             )
         data = body
     msg = checkpoint_pb2.Checkpoint()
@@ -167,6 +168,8 @@ def _read_ckpt(p: Path) -> dict[str, np.ndarray]:
     for tag, slices in groups:
         if slices and slices[0].tensor_type != "str":
             out[tag] = _ckpt_tensor(p, tag, slices)
+            if slices[0].tensor_type == "BFloat16":
+                widened.add(tag)
         else:
             out[tag] = np.empty(0, dtype=object)  # strings, map tensors: listed if unused, never applied
     return out
@@ -183,12 +186,7 @@ def _ckpt_tensor(p: Path, tag: str, slices: list[checkpoint_pb2.TensorProto]) ->
     return _array(raw, 0, name, dims, where, scalar_dims_zero=True)
 
 
-def _read_safetensors(p: Path) -> dict[str, np.ndarray]:
-    try:
-        with open(p, "rb") as fh:
-            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError) as exc:
-        raise MindIRError(f"{p}: cannot map the safetensors file: {exc}") from None
+def _read_safetensors(p: Path, buf: mmap.mmap, widened: set[str]) -> dict[str, np.ndarray]:
     if len(buf) < 8:
         raise MindIRError(f"{p}: {len(buf)} bytes is too short for a safetensors file; it is truncated")
     (n,) = struct.unpack_from("<Q", buf, 0)
@@ -218,6 +216,8 @@ def _read_safetensors(p: Path) -> dict[str, np.ndarray]:
                 f"{where}: data_offsets [{begin}, {end}] fall outside the {size} data bytes; the file is truncated"
             )
         out[name] = _array(buf, (base + begin, end - begin), _ST_DTYPES[dtype], shape, where)
+        if dtype == "BF16":
+            widened.add(name)
     crc = meta.get("crc_num") if isinstance(meta, dict) else None
     if crc is not None:
         _check_safetensors_crc(p, out, crc)
@@ -274,14 +274,16 @@ def apply_checkpoint(
     model: Model,
     path: str | os.PathLike[str],
     strict: bool = True,
-    file_params: Iterable[str] = (),
+    file_params: Mapping[str, str] | None = None,
 ) -> Model:
     """A copy of ``model`` whose parameters carry the checkpoint's values; ``model.checkpoint`` says what changed.
 
-    ``file_params`` names every parameter of the MindIR file, including those the loader pruned as unused,
-    so that checkpoint entries for them are not reported as unused.
+    ``file_params`` maps every parameter of the MindIR file to its stored dtype name, including those the
+    loader pruned as unused (so that checkpoint entries for them are not reported as unused) and
+    bfloat16 ones the loader widened (so that a float32 checkpoint for them is a mismatch).
     """
-    fmt, entries = read_checkpoint(path)
+    fmt, entries, widened = read_checkpoint(path)
+    file_params = file_params or {}
     owners = {name: g for g in model.graphs for name in g.params}
     mapping, prefix = _match(list(owners), entries)
     pruned = set(file_params) - set(owners)
@@ -306,9 +308,11 @@ def apply_checkpoint(
                 f"{path}: parameter '{name}' has shape {list(old.spec.shape or ())} in the MindIR but "
                 f"{list(arr.shape)} in the checkpoint (entry '{entry}'); the checkpoint belongs to another network"
             )
-        if old.spec.dtype != str(arr.dtype):
+        ours = file_params.get(name, old.spec.dtype)
+        theirs = "bfloat16" if entry in widened else str(arr.dtype)
+        if ours != theirs:
             raise MindIRError(
-                f"{path}: parameter '{name}' is {old.spec.dtype} in the MindIR but {arr.dtype} in the checkpoint "
+                f"{path}: parameter '{name}' is {ours} in the MindIR but {theirs} in the checkpoint "
                 f"(entry '{entry}'); convert the checkpoint or export the MindIR with the same dtype"
             )
         new_params[graph.name][name] = Parameter(old.spec, arr)

@@ -8,13 +8,13 @@ most 64 MiB and writes, per block, little-endian::
     block_size i32             -- bytes that follow in this block
     iv_len i32 (always 16), iv[iv_len], cipher_len i32, ciphertext[cipher_len]
 
-AES-GCM takes the first 12 bytes of the 16-byte IV field as its nonce (OpenSSL's default GCM IV
-length: the source reads as if all 16 were used, but MindSpore 2.10's own exports authenticate only
-with 12 -- established by decrypting them), with no associated data; AES-CBC uses the whole IV and
-PKCS#7 padding. The
-split layout (``*_graph.mindir`` plus ``*_variables/data_N``) encrypts the graph file this way, and
-each weight file as a *sequence* of such streams (its 64-byte header, then one per parameter); the
-``external_data`` offsets count bytes of the decrypted concatenation.
+AES-GCM takes the first 12 bytes of the 16-byte IV field as its nonce, with no associated data (the
+crypto.cc revision read, a64e3b7, sets a 16-byte IV length, but MindSpore 2.10.0's own exports
+authenticate with the first 12 bytes only -- established by decrypting them; tests/data/checkpoints
+pins it). AES-CBC uses the whole IV and PKCS#7 padding. The split layout (``*_graph.mindir`` plus
+``*_variables/data_N``) encrypts the graph file this way, and each weight file as a *sequence* of such
+streams (its 64-byte header, then one per parameter); the ``external_data`` offsets count bytes of the
+decrypted concatenation.
 
 The ciphers are the ``cryptography`` package's (the ``mindinfer[crypto]`` extra), never our own.
 Keys live only in :class:`DecryptionKey`, whose ``repr`` and ``str`` never show them; plaintext
@@ -24,6 +24,7 @@ stays in memory.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,12 @@ def cipher_mode(data: bytes | memoryview) -> str | None:
     return MAGIC.get(struct.unpack_from("<I", data, 0)[0])
 
 
-def decrypt(data: bytes | memoryview, key: DecryptionKey, where: str) -> bytes:
-    """The plaintext of a whole encrypted stream (one or more blocks), or a :class:`MindIRError`."""
+def decrypt(data: bytes | memoryview, key: DecryptionKey, where: str) -> memoryview:
+    """The plaintext of a whole encrypted stream (one or more blocks), read-only, or a :class:`MindIRError`.
+
+    Every block header is checked first; then each block is decrypted straight into one buffer
+    (``update_into``), which avoids a copy per block and a final join of the pieces.
+    """
     found = cipher_mode(data)
     if found is None:
         raise MindIRError(f"{where}: a key was given but the file is not encrypted; drop dec_key/--dec-key-file")
@@ -93,20 +98,37 @@ def decrypt(data: bytes | memoryview, key: DecryptionKey, where: str) -> bytes:
             f"{where}: the file is encrypted with {found}, but dec_mode is {key.mode}; pass dec_mode={found!r}"
             + ("" if found in MODES else f" ({found} is not supported by mindinfer; only {', '.join(MODES)})")
         )
-    cipher = _cipher(key)
-    view = memoryview(data)
-    out: list[bytes] = []
+    blocks = list(_blocks(memoryview(data), key.mode, where))
+    run = _cipher(key)
+    out = bytearray(sum(len(b.ct) for b in blocks) + 16)  # update_into wants a block of slack
+    view = memoryview(out)
+    n = 0
+    for b in blocks:
+        n += run(b, view[n:])
+    return view[:n].toreadonly()
+
+
+@dataclass(frozen=True)
+class _Block:
+    iv: bytes
+    tag: bytes
+    ct: memoryview
+    where: str
+
+
+def _blocks(view: memoryview, mode: str, where: str) -> Any:
+    """Every block of the stream, its header checked against the bytes present."""
+    head = 4 + (_TAG if mode == "AES-GCM" else 0) + 4
     pos, n = 0, 0
     while pos < len(view):
         n += 1
         block = f"{where}: encrypted block {n} (byte {pos})"
-        head = 4 + (_TAG if key.mode == "AES-GCM" else 0) + 4
         if pos + head > len(view):
             raise MindIRError(f"{block}: the file ends inside a block header; it is truncated")
         magic = struct.unpack_from("<I", view, pos)[0]
-        if MAGIC.get(magic) != key.mode:
+        if MAGIC.get(magic) != mode:
             raise MindIRError(f"{block}: bad block magic 0x{magic:08X}; the file is corrupt or truncated")
-        tag = bytes(view[pos + 4 : pos + 4 + _TAG]) if key.mode == "AES-GCM" else b""
+        tag = bytes(view[pos + 4 : pos + 4 + _TAG]) if mode == "AES-GCM" else b""
         size = struct.unpack_from("<i", view, pos + head - 4)[0]
         body = pos + head
         if size <= 0 or body + size > len(view):
@@ -114,60 +136,55 @@ def decrypt(data: bytes | memoryview, key: DecryptionKey, where: str) -> bytes:
         (iv_len,) = struct.unpack_from("<i", view, body)
         if iv_len != _IV or size < 4 + _IV + 4:
             raise MindIRError(f"{block}: IV length {iv_len} (MindSpore writes {_IV}); the file is corrupt")
-        iv = bytes(view[body + 4 : body + 4 + _IV])
         (clen,) = struct.unpack_from("<i", view, body + 4 + _IV)
         if clen <= 0 or 4 + _IV + 4 + clen != size:
             raise MindIRError(
                 f"{block}: ciphertext length {clen} disagrees with block size {size}; the file is corrupt"
             )
-        ct = view[body + 8 + _IV : body + size]
-        out.append(cipher(iv, tag, ct, block))
+        if mode == "AES-CBC" and clen % 16:
+            raise MindIRError(f"{block}: AES-CBC ciphertext of {clen} bytes is not whole blocks; the file is corrupt")
+        yield _Block(bytes(view[body + 4 : body + 4 + _IV]), tag, view[body + 8 + _IV : body + size], block)
         pos = body + size
-    return b"".join(out)
 
 
-def _cipher(key: DecryptionKey):  # type: ignore[no-untyped-def]
+def _cipher(key: DecryptionKey) -> Callable[[_Block, memoryview], int]:
+    """A function decrypting one block into a buffer and returning the plaintext length."""
     try:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives import padding
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     except ImportError:
         raise MindIRError(f"this model is encrypted ({key.mode}); decrypting it needs {_INSTALL}") from None
 
-    raw = key._key
+    aes = algorithms.AES(key._key)  # the one place the key bytes are used
 
-    if key.mode == "AES-GCM":
-        gcm = AESGCM(raw)
-
-        def run_gcm(iv: bytes, tag: bytes, ct: memoryview, where: str) -> bytes:
-            try:
-                return gcm.decrypt(iv[:_GCM_NONCE], bytes(ct) + tag, None)
-            except InvalidTag:
-                raise MindIRError(
-                    f"{where}: AES-GCM authentication failed: the key is wrong, or the file was tampered with "
-                    "or damaged"
-                ) from None
-
-        return run_gcm
-
-    def run_cbc(iv: bytes, tag: bytes, ct: memoryview, where: str) -> bytes:
-        if len(ct) % 16:
+    def run_gcm(b: _Block, out: memoryview) -> int:
+        dec = Cipher(aes, modes.GCM(b.iv[:_GCM_NONCE], b.tag)).decryptor()
+        n = dec.update_into(b.ct, out)
+        try:
+            dec.finalize()
+        except InvalidTag:
             raise MindIRError(
-                f"{where}: AES-CBC ciphertext of {len(ct)} bytes is not whole blocks; the file is corrupt"
-            )
-        dec = Cipher(algorithms.AES(raw), modes.CBC(iv)).decryptor()
-        padded = dec.update(ct) + dec.finalize()
+                f"{b.where}: AES-GCM authentication failed: the key is wrong, or the file was tampered with or damaged"
+            ) from None
+        return int(n)
+
+    def run_cbc(b: _Block, out: memoryview) -> int:
+        dec = Cipher(aes, modes.CBC(b.iv)).decryptor()
+        n = dec.update_into(b.ct, out)
+        dec.finalize()
+        # PKCS#7 padding lives in the last 16 bytes: the library's unpadder checks them.
         unpad = padding.PKCS7(128).unpadder()
         try:
-            return unpad.update(padded) + unpad.finalize()
+            tail = unpad.update(bytes(out[n - 16 : n])) + unpad.finalize()
         except ValueError:
             raise MindIRError(
-                f"{where}: AES-CBC padding is invalid after decryption: the key is wrong, or the file was "
+                f"{b.where}: AES-CBC padding is invalid after decryption: the key is wrong, or the file was "
                 "tampered with or damaged"
             ) from None
+        return int(n - 16 + len(tail))
 
-    return run_cbc
+    return run_gcm if key.mode == "AES-GCM" else run_cbc
 
 
 def decrypted_external_data(model_path: Path, key: DecryptionKey) -> ExternalData:
@@ -179,6 +196,6 @@ def decrypted_external_data(model_path: Path, key: DecryptionKey) -> ExternalDat
 class _DecryptedExternalData(ExternalData):
     key: DecryptionKey | None = None
 
-    def _map(self, fh: Any, where: str) -> bytes:
+    def _map(self, fh: Any, where: str) -> memoryview:
         assert self.key is not None
         return decrypt(fh.read(), self.key, f"{where}: weight file {Path(fh.name).name}")

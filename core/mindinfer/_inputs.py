@@ -11,11 +11,15 @@ import numpy as np
 from .errors import InvalidInputError
 from .ir import TensorSpec
 
-__all__ = ["check_inputs"]
+__all__ = ["check_inputs", "on_device"]
 
 
-def check_inputs(specs: Sequence[TensorSpec], given: Any) -> list[np.ndarray]:
-    """Arrays in ``specs`` order, or :class:`InvalidInputError` naming the input, expected and given."""
+def check_inputs(specs: Sequence[TensorSpec], given: Any, device_arrays: bool = False) -> list[np.ndarray]:
+    """Arrays in ``specs`` order, or :class:`InvalidInputError` naming the input, expected and given.
+
+    ``device_arrays``: the executable takes arrays that live on a GPU (``accepts_device_arrays``);
+    they are checked through their interface and passed on as they are, never copied to the host.
+    """
     expected = ", ".join(str(s) for s in specs)
     if isinstance(given, Mapping):
         names = [s.name for s in specs]
@@ -33,7 +37,47 @@ def check_inputs(specs: Sequence[TensorSpec], given: Any) -> list[np.ndarray]:
             f"run() takes a list of arrays in input order or a dict by input name ({expected}), "
             f"got {type(given).__name__}"
         )
-    return [_check_one(spec, value) for spec, value in zip(specs, values)]
+    return [
+        _check_device(spec, value, device_arrays) if on_device(value) else _check_one(spec, value)
+        for spec, value in zip(specs, values)
+    ]
+
+
+def on_device(value: Any) -> bool:
+    """Whether ``value`` lives in GPU memory (``__cuda_array_interface__``, or DLPack on a non-CPU device)."""
+    if isinstance(value, np.ndarray):
+        return False
+    if hasattr(value, "__cuda_array_interface__"):
+        return True
+    device = getattr(value, "__dlpack_device__", None)
+    if device is None:
+        return False
+    try:
+        return int(device()[0]) not in (1, 3)  # kDLCPU, kDLCUDAHost (pinned host memory)
+    except Exception:  # noqa: BLE001 -- a broken interface: let numpy try it as a host array
+        return False
+
+
+def _check_device(spec: TensorSpec, value: Any, accepted: bool) -> Any:
+    kind = type(value).__name__
+    if not accepted:
+        raise InvalidInputError(
+            f"input {spec.name!r} is a {kind} in GPU memory, and this target's plugin takes host arrays; "
+            "pass a numpy array (cupy.asnumpy(x), tensor.cpu().numpy()) or use a GPU target"
+        )
+    cai = getattr(value, "__cuda_array_interface__", None)
+    if cai is None:
+        return value  # DLPack only: the plugin reads dtype and shape from the capsule
+    shape, dtype = tuple(cai["shape"]), np.dtype(cai["typestr"])
+    if dtype != np.dtype(spec.dtype):
+        raise InvalidInputError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {dtype} ({kind} on the GPU)")
+    if spec.shape is not None and (
+        len(shape) != len(spec.shape) or any(d >= 0 and d != g for d, g in zip(spec.shape, shape))
+    ):
+        raise InvalidInputError(
+            f"input {spec.name!r}: expected shape {_fmt_shape(spec.shape)}, got {_fmt_shape(shape)} ({kind} on the GPU)"
+        )
+    return value
 
 
 def _name_mismatch(missing: list[str], extra: list[Any], names: list[str], expected: str) -> str:

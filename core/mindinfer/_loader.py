@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from ._checkpoint import apply_checkpoint
 from ._decrypt import MODES, DecryptionKey, cipher_mode, decrypt, decrypted_external_data, make_key
 from ._proto import mind_ir_pb2 as pb
-from ._tensors import MONAD, ExternalData, Monad, decode_attribute, spec_from_proto, tensor_data
+from ._tensors import DTYPES, MONAD, ExternalData, Monad, decode_attribute, open_file, spec_from_proto, tensor_data
 from .errors import MindIRError
 from .ir import Const, Graph, GraphRef, Input, Model, Node, Parameter, Ref, TensorSpec, TupleOf, iter_refs
 
@@ -80,24 +80,22 @@ def load(
             "written by an unsupported exporter"
         ) from exc
     if checkpoint is not None:
-        file_params = {t.name.rpartition(":")[2] for g in (proto.graph, *proto.functions) for t in g.parameter}
+        file_params = {
+            t.name.rpartition(":")[2]: DTYPES.get(t.data_type, "?")
+            for g in (proto.graph, *proto.functions)
+            for t in g.parameter
+        }
         model = apply_checkpoint(model, checkpoint, strict, file_params)
     return model
 
 
 def _parse(path: Path, key: DecryptionKey | None = None) -> Any:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MindIRError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MindIRError(f"{path}: is a directory; give the path of the .mindir file") from None
-    except OSError as exc:
-        raise MindIRError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with open_file(path, "file", ".mindir file") as fh:  # a regular file only: a FIFO would block
+        data = fh.read()
     return _decode(data, path, key)
 
 
-def _decode(data: bytes, path: Path, key: DecryptionKey | None = None) -> Any:
+def _decode(data: bytes | memoryview, path: Path, key: DecryptionKey | None = None) -> Any:
     if not data:
         raise MindIRError(f"{path}: the file is empty")
     if key is not None:
@@ -112,7 +110,8 @@ def _decode(data: bytes, path: Path, key: DecryptionKey | None = None) -> Any:
             f"{path}: this MindIR file is encrypted ({mode}); pass its key: load(path, dec_key=KEY_BYTES, "
             f"dec_mode={mode!r}), or on the command line --dec-key-file FILE --dec-mode {mode}"
         )
-    _refuse_onnx(data, path)
+    elif isinstance(data, bytes):  # a plain file (decrypted data is MindIR or garbage, never ONNX)
+        _refuse_onnx(data, path)
     proto = pb.ModelProto()
     try:
         proto.ParseFromString(data)

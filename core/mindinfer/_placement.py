@@ -61,6 +61,17 @@ class Placement:
     def fallback_taken(self) -> bool:
         return bool(self.fallbacks)
 
+    def to_json(self) -> dict[str, Any]:
+        """What this placement says, as JSON (``run``/``bench --json``)."""
+        return {
+            "requested": self.requested,
+            "target": self.target,
+            "plugin": self.plugin,
+            "device": str(self.device),
+            "reason": self.reason,
+            "fallbacks": [{"target": a.target, "plugin": a.plugin, "reason": a.reason} for a in self.fallbacks],
+        }
+
     def assignments(self) -> dict[str, str]:
         """Node name -> ``plugin:device`` label (one backend runs the whole model today)."""
         label = f"{self.plugin}:{self.device}"

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -19,7 +20,17 @@ from ._proto import mind_ir_pb2 as pb
 from .errors import MindIRError
 from .ir import TensorSpec
 
-__all__ = ["DTYPES", "MONAD", "ExternalData", "Monad", "decode_attribute", "spec_from_proto", "tensor_data"]
+__all__ = [
+    "DTYPES",
+    "MONAD",
+    "ExternalData",
+    "Monad",
+    "decode_attribute",
+    "open_file",
+    "open_regular",
+    "spec_from_proto",
+    "tensor_data",
+]
 
 _T = pb.TensorProto
 _A = pb.AttributeProto
@@ -83,6 +94,41 @@ def spec_from_proto(t: Any, name: str, where: str) -> TensorSpec:
     return TensorSpec(name, _dims(t, where, allow_dynamic=True), dtype)
 
 
+def open_file(path: Path, what: str, expect: str) -> BinaryIO:
+    """``open(path, "rb")`` of a regular file, whose every failure is a one-line :class:`MindIRError`
+    naming the file (``what`` names its kind, ``expect`` what to give instead of a folder)."""
+    fh = os.fdopen(open_regular(path, what, expect), "rb")
+    fh.raw.name = str(path)  # type: ignore[attr-defined]  # as open(path) would name it
+    return fh
+
+
+def open_regular(path: Path, what: str, expect: str = "") -> int:
+    """A read-only descriptor of ``path``, which must be a regular file.
+
+    Opened non-blocking and checked with ``fstat`` on the descriptor itself, so that a FIFO or a
+    device is refused instead of blocking the load forever, and the file checked is the file read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise MindIRError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise MindIRError(f"{path}: is a directory; give the path of the {expect or what}") from None
+    except (OSError, RuntimeError) as exc:
+        raise MindIRError(f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise MindIRError(f"{path}: is a directory; give the path of the {expect or what}")
+        if not stat.S_ISREG(mode):
+            raise MindIRError(f"{path}: the {what} is not a regular file (a FIFO or device); refusing to read it")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 @dataclass
 class ExternalData:
     """Resolves ``external_data`` locations, confined to the model's folder, one mmap per file."""
@@ -91,28 +137,36 @@ class ExternalData:
 
     def __post_init__(self) -> None:
         self._root = self.model_path.resolve().parent
-        self._maps: dict[Path, mmap.mmap | bytes] = {}
+        self._maps: dict[Path, mmap.mmap | memoryview] = {}
 
-    def buffer(self, location: str, where: str) -> mmap.mmap | bytes:
+    def buffer(self, location: str, where: str) -> mmap.mmap | memoryview:
         if not location or os.path.isabs(location):
             raise MindIRError(f"{where}: external_data location {location!r} must be a path relative to the model file")
-        target = (self._root / location).resolve()
+        try:
+            target = (self._root / location).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: "Symlink loop" (Python < 3.13)
+            raise MindIRError(
+                f"{where}: external_data location {location!r} cannot be resolved ({exc}); "
+                "replace it with the weight file itself"
+            ) from None
         if self._root not in target.parents:
             raise MindIRError(
                 f"{where}: external_data location {location!r} leaves the model folder {self._root}; "
                 "refusing to read it (move the weight files next to the model)"
             )
         if target not in self._maps:
+            fd = open_regular(target, f"external weight file (of {where})", "weight file")
             try:
-                with open(target, "rb") as fh:
+                with os.fdopen(fd, "rb", closefd=False) as fh:
+                    fh.raw.name = str(target)  # type: ignore[attr-defined]  # as open(target) would name it
                     self._maps[target] = self._map(fh, where)
-            except FileNotFoundError:
-                raise MindIRError(f"{where}: external weight file {target} does not exist") from None
             except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
+            finally:
+                os.close(fd)
         return self._maps[target]
 
-    def _map(self, fh: Any, where: str) -> mmap.mmap | bytes:
+    def _map(self, fh: Any, where: str) -> mmap.mmap | memoryview:
         """The bytes of an opened weight file (overridden to decrypt the split layout's files)."""
         return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 

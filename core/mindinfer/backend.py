@@ -23,19 +23,23 @@ What a backend author writes (see ``examples/plugin_template``):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ._recursion import unguarded_recursion
+from ._runs import RunControl, RunGate
+from ._weights import check_weight_uses
 from .errors import (
     ArgumentError,
     BackendUnavailableError,
     InvalidInputError,
     InvalidOptionError,
     MindInferError,
+    MindIRError,
     PluginError,
     UnsupportedOpError,
 )
@@ -339,9 +343,15 @@ class Executable(Protocol):
     thread_safe: bool
     #: True when ``run_profiled`` gives per-node timings. Default False.
     can_profile: bool
+    #: True when ``run(inputs, control)`` honours a :class:`~mindinfer.RunControl` (a time limit,
+    #: ``RunOptions.cancel()``), checking ``control.check(where)`` where it can stop. Default False.
+    cancellable: bool
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Run on arrays in graph-input order; returns arrays in graph-output order."""
+        """Run on arrays in graph-input order; returns arrays in graph-output order.
+
+        When ``cancellable`` is True it also takes ``run(inputs, control)``.
+        """
         ...
 
     def run_profiled(self, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
@@ -355,7 +365,7 @@ class Executable(Protocol):
 
 def check_executable(exe: object, plugin: str) -> Executable:
     """``exe`` if it has every member of :class:`Executable`, else :class:`PluginError` naming what it lacks."""
-    members = ("run", "run_profiled", "close", "thread_safe", "can_profile")
+    members = ("run", "run_profiled", "close", "thread_safe", "can_profile", "cancellable")
     lacking = [m for m in members if not hasattr(exe, m)]
     if lacking:
         raise PluginError(
@@ -420,6 +430,8 @@ class BackendBase:
         gaps = self.capabilities.missing(model)
         if gaps:
             raise self._refusal(model, gaps)
+        if isinstance(model, Model):
+            _check_model(model)
         try:
             if isinstance(model, ForeignModel):
                 return self._compile_foreign(model, device, resolved)
@@ -457,32 +469,61 @@ class BackendBase:
         raise NotImplementedError
 
 
+def _check_model(model: Model) -> None:
+    """What makes a file unrunnable on any backend: endless recursion, weights contradicting their uses."""
+    cycle = unguarded_recursion(model)
+    if cycle is not None:
+        calls = " -> ".join([*cycle, cycle[0]])
+        raise MindIRError(
+            f"{model.source or 'the model'}: graph '{cycle[0]}' recurses with no Switch to stop it "
+            f"({calls}); a run would never end. The file is corrupt, or was not written by mindspore.export"
+        )
+    check_weight_uses(model)
+
+
 class ExecutableBase:
     """Shared checks for executables: refuses to run once closed, checks the input count.
 
     Subclasses write ``_run`` (and ``_close`` if they hold resources). Optional behaviour is
-    declared: set ``thread_safe = True`` when runs share no mutable state, and ``can_profile = True``
-    with ``_run_profiled`` for per-node timings.
+    declared: set ``thread_safe = True`` when runs share no mutable state, ``can_profile = True``
+    with ``_run_profiled`` for per-node timings, and ``cancellable = True`` with ``_run_controlled``
+    for runs that stop early (checking the :class:`~mindinfer.RunControl` where they can).
+
+    ``close()`` is safe while other threads run: runs in progress finish, ``_close`` is called once
+    the last of them ends, and runs started afterwards are refused.
     """
 
     #: See :attr:`Executable.thread_safe`.
     thread_safe: bool = False
     #: See :attr:`Executable.can_profile`.
     can_profile: bool = False
+    #: See :attr:`Executable.cancellable`.
+    cancellable: bool = False
 
     def __init__(self, n_inputs: int, plugin: str) -> None:
         self._n_inputs = n_inputs
         self._plugin = plugin
-        self._closed = False
-        self._close_lock = threading.Lock()
+        self._gate = RunGate(plugin_message(plugin, "this executable was closed; compile the model again"))
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._gate.closed
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: Sequence[np.ndarray], control: RunControl | None = None) -> list[np.ndarray]:
         self._check(inputs)
-        return self._run(list(inputs))
+        if control is not None and not self.cancellable:
+            raise MindInferError(
+                plugin_message(
+                    self._plugin,
+                    "this executable cannot stop a run early (no time limit or cancellation); run without "
+                    "RunOptions, or on a target that supports them (cpu, cpu@onnx)",
+                )
+            )
+        with self._running():
+            if control is None:
+                return self._run(list(inputs))
+            control.check(plugin_message(self._plugin, "before the run"))
+            return self._run_controlled(list(inputs), control)
 
     def run_profiled(self, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[ProfileRecord]]:
         if not self.can_profile:
@@ -490,23 +531,32 @@ class ExecutableBase:
                 plugin_message(self._plugin, "this executable offers no profile (can_profile is False)")
             )
         self._check(inputs)
-        return self._run_profiled(list(inputs))
+        with self._running():
+            return self._run_profiled(list(inputs))
 
     def _check(self, inputs: Sequence[np.ndarray]) -> None:
-        if self._closed:
-            raise MindInferError(plugin_message(self._plugin, "this executable was closed; compile the model again"))
         if len(inputs) != self._n_inputs:
             raise InvalidInputError(
                 plugin_message(self._plugin, f"expected {self._n_inputs} inputs, got {len(inputs)}")
             )
 
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        self._gate.enter()  # raises once closed
+        try:
+            yield
+        finally:
+            self._gate.leave()
+
     def close(self) -> None:
-        with self._close_lock:
-            if not self._closed:
-                self._closed = True
-                self._close()
+        self._gate.close(self._close)
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _run_controlled(self, inputs: list[np.ndarray], control: RunControl) -> list[np.ndarray]:
+        """Run, raising :class:`~mindinfer.RunCancelledError` when ``control.check`` says to stop;
+        only called when ``cancellable`` is True."""
         raise NotImplementedError
 
     def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[ProfileRecord]]:

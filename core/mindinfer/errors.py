@@ -14,6 +14,7 @@ __all__ = [
     "MindIRError",
     "MindInferError",
     "PluginError",
+    "RunCancelledError",
     "UnsupportedOpError",
 ]
 
@@ -70,3 +71,7 @@ class BackendUnavailableError(MindInferError):
 
 class PluginError(MindInferError):
     """A plugin failed to load, raised in its hook, or broke the plugin contract."""
+
+
+class RunCancelledError(MindInferError):
+    """A run was stopped early: its ``RunOptions`` time limit passed or ``cancel()`` was called."""

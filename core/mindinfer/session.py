@@ -10,22 +10,25 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
 
-from ._inputs import check_inputs
+from ._inputs import check_inputs, on_device
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
+from ._runs import RunControl, RunGate, RunOptions
 from .backend import ProfileRecord, check_executable, plugin_message
-from .errors import InvalidInputError, MindInferError, MindIRError, PluginError
+from .errors import InvalidInputError, InvalidOptionError, MindInferError, MindIRError, PluginError
 from .ir import ForeignModel, Model, TensorSpec
 from .targets import parse_target
 
 __all__ = ["Session", "open_model"]
+
+_CLOSED = "this session is closed; create a new Session to run again"
 
 
 ModelSource = Model | ForeignModel | str | os.PathLike[str] | bytes | bytearray | memoryview
@@ -57,13 +60,15 @@ def open_model(
 
     extra: dict[str, Any] = {"checkpoint": checkpoint, "strict": strict, "dec_key": dec_key, "dec_mode": dec_mode}
     suffix = Path(text).suffix.lower()
-    if suffix == ".mindir" or checkpoint is not None or dec_key is not None:
+    if suffix == ".mindir":
         return load(text, **extra)
     foreign = (registry or get_registry()).open_model(text)
     if foreign is not None:
+        if checkpoint is not None or dec_key is not None:
+            raise MindIRError(f"{text}: checkpoints and dec_key apply to MindIR models, not {foreign.format} files")
         return foreign
     try:
-        return load(text)
+        return load(text, **extra)
     except MindIRError as exc:
         if not suffix:
             raise
@@ -127,7 +132,7 @@ class Session:
         self._exe, self._placement = place(model, parsed, registry, dict(options or {}))
         check_executable(self._exe, self._placement.plugin)
         self._lock: threading.Lock | None = None if self._exe.thread_safe else threading.Lock()
-        self._closed = False
+        self._gate = RunGate(_CLOSED)
 
     @property
     def model(self) -> Model | ForeignModel:
@@ -157,6 +162,8 @@ class Session:
         output_names: Sequence[str] | None = None,
         *,
         as_dict: Literal[False] = False,
+        timeout: float | None = None,
+        run_options: RunOptions | None = None,
     ) -> list[np.ndarray]: ...
 
     @overload
@@ -166,6 +173,8 @@ class Session:
         output_names: Sequence[str] | None = None,
         *,
         as_dict: Literal[True],
+        timeout: float | None = None,
+        run_options: RunOptions | None = None,
     ) -> dict[str, np.ndarray]: ...
 
     def run(
@@ -174,17 +183,42 @@ class Session:
         output_names: Sequence[str] | None = None,
         *,
         as_dict: bool = False,
+        timeout: float | None = None,
+        run_options: RunOptions | None = None,
     ) -> list[np.ndarray] | dict[str, np.ndarray]:
         """Run on a list of arrays (input order) or a dict by name; returns outputs in order.
 
         ``output_names`` selects outputs by name, in the order given (as onnxruntime's
         ``run(output_names, feeds)``); ``as_dict=True`` returns ``{name: array}`` instead of a list.
+        ``timeout`` (seconds) or ``run_options`` (a :class:`RunOptions`, whose ``cancel()`` stops the
+        run from another thread) make the run raise :class:`RunCancelledError` instead of going on.
         """
         picks = self._output_indices(output_names)
         arrays = self._prepare(inputs)
-        with self._lock or nullcontext():
-            outs = self._plugin_call("run", self._exe.run, arrays)
+        control = self._control(timeout, run_options)
+        with self._running(), self._lock or nullcontext():
+            if control is None:
+                outs = self._plugin_call("run", self._exe.run, arrays)
+            else:
+                outs = self._plugin_call("run", lambda a: self._exe.run(a, control), arrays)  # type: ignore[call-arg]
         return self._select(self._check_outputs(outs), picks, as_dict)
+
+    def _control(self, timeout: float | None, run_options: RunOptions | None) -> RunControl | None:
+        if timeout is not None:
+            if run_options is not None:
+                raise InvalidOptionError("give timeout or run_options, not both (RunOptions(timeout=...))")
+            run_options = RunOptions(timeout)
+        if run_options is None:
+            return None
+        if not self._exe.cancellable:
+            raise MindInferError(
+                plugin_message(
+                    self._placement.plugin,
+                    "cannot stop a run early (no time limit or cancellation); run without timeout/run_options, "
+                    "or on a target that supports them (cpu, cpu@onnx)",
+                )
+            )
+        return run_options.start()
 
     def warmup(self, runs: int = 1) -> None:
         """Run ``runs`` times on zero inputs, so that first-run costs (lazy allocation, onnxruntime's
@@ -203,15 +237,25 @@ class Session:
                 plugin_message(self._placement.plugin, "offers no profile (its executable's can_profile is False)")
             )
         arrays = self._prepare(inputs)
-        with self._lock or nullcontext():
+        with self._running(), self._lock or nullcontext():
             outs, records = self._plugin_call("run_profiled", self._exe.run_profiled, arrays)
         return self._check_outputs(outs), list(records)
 
     def close(self) -> None:
-        """Release the backend's resources; ``run`` afterwards raises."""
-        if not self._closed:
-            self._closed = True
-            self._exe.close()
+        """Release the backend's resources; ``run`` afterwards raises.
+
+        Safe while other threads run: their runs finish, and the resources are released when the
+        last of them ends.
+        """
+        self._gate.close(self._exe.close)
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        self._gate.enter()
+        try:
+            yield
+        finally:
+            self._gate.leave()
 
     def __enter__(self) -> Session:  # noqa: PYI034 -- typing.Self needs Python 3.11
         return self
@@ -224,9 +268,9 @@ class Session:
         return f"<Session ({ins}) on {self._placement.device} via {self._placement.plugin!r}>"
 
     def _prepare(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
-        if self._closed:
-            raise MindInferError("this session is closed; create a new Session to run again")
-        return check_inputs(self._model.inputs, inputs)
+        if self._gate.closed:
+            raise MindInferError(_CLOSED)
+        return check_inputs(self._model.inputs, inputs, bool(getattr(self._exe, "accepts_device_arrays", False)))
 
     def _plugin_call(self, what: str, fn: Any, arrays: list[np.ndarray]) -> Any:
         """A call into the plugin; anything but a mindinfer error becomes a :class:`PluginError`."""
@@ -270,4 +314,5 @@ class Session:
                 f"plugin {self._placement.plugin!r} broke the contract: returned {len(outs)} outputs, "
                 f"the model has {len(self._model.outputs)}"
             )
-        return [o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs]
+        # Outputs a plugin leaves on the GPU (an option of that plugin) stay there.
+        return [o if isinstance(o, np.ndarray) or on_device(o) else np.asarray(o) for o in outs]

@@ -150,6 +150,12 @@ def candidates(alt: DeviceTarget, backends: Iterable[Backend]) -> list[tuple[str
     return sorted(((alt.kind, b) for b in backends if alt.kind in b.device_kinds), key=lambda kb: -kb[1].priority)
 
 
+def _chip_unknown(d: Device) -> bool:
+    """An unusable device probed too little to know its chip: its reason answers for any chip of its
+    kind (``ascend310`` where pyACL is missing), rather than "no device matches"."""
+    return not d.usable and not d.chip
+
+
 def pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
     """The lowest-index usable device of ``backend`` matching ``alt``, or a string saying why there is none."""
     try:
@@ -163,7 +169,7 @@ def pick_device(backend: Backend, kind: str, alt: DeviceTarget) -> Device | str:
         for d in devices
         if d.kind == kind
         and (alt.index is None or d.index == alt.index)
-        and (alt.chip is None or d.chip.lower().startswith(alt.chip))
+        and (alt.chip is None or d.chip.lower().startswith(alt.chip) or _chip_unknown(d))
     ]
     if not matching:
         have = ", ".join(str(d) for d in devices if d.kind == kind) or "none"
@@ -182,18 +188,27 @@ def options_for(options: Mapping[str, Any], target: Target, alt: DeviceTarget) -
     ``"gpu:1"``) or by its device kind holds options for that alternative only, so that
     ``Session(m, "gpu,cpu", options={"gpu": {"workspace_mb": 512}, "cpu": {"threads": 4}})``
     passes each backend only what it declares. Per-alternative values win over shared ones; the
-    exact alternative wins over its kind. A key naming no alternative is an
-    :class:`InvalidOptionError`.
+    exact alternative wins over its kind. A key that reads as a target but names no alternative is
+    an :class:`InvalidOptionError`; a mapping under any other key is an ordinary option whose value
+    is a dict (the tensorrt plugin's ``shapes``).
     """
-    nested = {k: v for k, v in options.items() if isinstance(v, Mapping)}
     names = {str(a) for a in target.alternatives} | {a.kind for a in target.alternatives}
+    nested = {k: v for k, v in options.items() if isinstance(v, Mapping) and (k in names or _reads_as_target(k))}
     unknown = sorted(set(nested) - names)
     if unknown:
         raise InvalidOptionError(
             f"options keyed by {', '.join(map(repr, unknown))}: target {str(target)!r} has no such alternative; "
             f"key per-alternative options by one of {', '.join(map(repr, sorted(names)))}"
         )
-    out = {k: v for k, v in options.items() if not isinstance(v, Mapping)}
+    out = {k: v for k, v in options.items() if k not in nested}
     for key in dict.fromkeys((alt.kind, str(alt))):
         out.update(nested.get(key, {}))
     return out
+
+
+def _reads_as_target(key: Any) -> bool:
+    try:
+        parse_target(key)
+    except InvalidTargetError:
+        return False
+    return True

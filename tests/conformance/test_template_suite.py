@@ -19,4 +19,4 @@ def test_template_plugin_runs_the_suite_as_its_own_test() -> None:
         cwd=TEMPLATE, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 passed" in proc.stdout
+    assert "2 passed" in proc.stdout

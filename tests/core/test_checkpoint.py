@@ -129,7 +129,8 @@ def test_session_on_a_loaded_model_applies_the_checkpoint_to_a_copy() -> None:
 
 def test_safetensors_reader_is_zero_copy_and_agrees_with_the_safetensors_package() -> None:
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
-    fmt, ours = read_checkpoint(DATA / "weights.safetensors")
+    fmt, ours, widened = read_checkpoint(DATA / "weights.safetensors")
+    assert widened == set()
     theirs = safetensors_numpy.load_file(str(DATA / "weights.safetensors"))
     assert fmt == "safetensors" and sorted(ours) == sorted(theirs)
     for name, arr in ours.items():
@@ -256,6 +257,9 @@ def test_nothing_decrypted_reaches_the_disk(tmp_path: Path, monkeypatch: pytest.
     with Session(case / "net_graph.mindir", dec_key=(DATA / "gcm.key").read_bytes()) as sess:
         sess.run([np.load(DATA / "input_0.npy")])
     assert {p: p.read_bytes() for p in case.rglob("*") if p.is_file()} == before
+    # The weights are read-only views of the one decrypted buffer, as mapped files' are.
+    model = mi.load(case / "net_graph.mindir", dec_key=(DATA / "gcm.key").read_bytes())
+    assert all(not p.data.flags.writeable and not p.data.flags.owndata for p in model.parameters())
     assert not any((tmp_path / "tmp").iterdir())
 
 
@@ -284,3 +288,68 @@ def test_cli_bad_inputs_are_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert err.count("\n") == 1 and "fc.weight" in err
     assert main(["run", str(DATA / "net_gcm.mindir"), "--dec-key-file", str(DATA / "missing.key")]) == 2
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_missing_empty_and_encrypted_checkpoint_files(tmp_path: Path) -> None:
+    net = DATA / "net.mindir"
+    _one_line_error(lambda: mi.load(net, checkpoint=tmp_path / "none.ckpt"), "none.ckpt: no such checkpoint file")
+    _one_line_error(lambda: mi.load(net, checkpoint=tmp_path), "is a directory; give the path of the .ckpt")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    _one_line_error(
+        lambda: mi.load(net, checkpoint=tmp_path / "empty.ckpt"), "empty.ckpt: the checkpoint file is empty"
+    )
+    # MindSpore's checkpoint encryption writes the same block stream as export's.
+    shutil.copy(DATA / "net_gcm.mindir", tmp_path / "enc.ckpt")
+    _one_line_error(lambda: mi.load(net, checkpoint=tmp_path / "enc.ckpt"), r"this checkpoint is encrypted \(AES-GCM\)")
+
+
+def test_prefix_matching_on_either_side() -> None:
+    from mindinfer._checkpoint import _match
+
+    arr = np.zeros(1)
+    ckpt = {"network.backbone.a.w": arr, "network.backbone.b.w": arr, "moments.network.backbone.a.w": arr}
+    assert _match(["a.w", "b.w"], ckpt) == (
+        {"a.w": "network.backbone.a.w", "b.w": "network.backbone.b.w"},
+        "ckpt:network.backbone.",
+    )
+    graph = ["net.a.w", "net.b.w", "net.c.w"]
+    assert _match(graph, {"a.w": arr, "b.w": arr}) == ({"net.a.w": "a.w", "net.b.w": "b.w"}, "graph:net.")
+    # Exact names win; the prefix only serves the rest.
+    assert _match(["a.w", "b.w"], {"a.w": arr, "x.b.w": arr})[0] == {"a.w": "a.w", "b.w": "x.b.w"}
+
+
+@pytest.mark.parametrize("stored,code", [("Float16", "float16"), ("BFloat16", "bfloat16")])
+def test_dtype_mismatch_names_both_dtypes(tmp_path: Path, stored: str, code: str) -> None:
+    from mindinfer._proto import checkpoint_pb2
+
+    msg = checkpoint_pb2.Checkpoint()
+    msg.ParseFromString((DATA / "weights.ckpt").read_bytes())
+    entry = next(v for v in msg.value if v.tag == "fc.weight")
+    f32 = np.frombuffer(entry.tensor.tensor_content, np.float32)
+    entry.tensor.tensor_type = stored
+    if stored == "Float16":
+        entry.tensor.tensor_content = f32.astype(np.float16).tobytes()
+    else:  # bfloat16: the upper half of each float32
+        entry.tensor.tensor_content = (f32.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    path = tmp_path / f"{code}.ckpt"
+    path.write_bytes(msg.SerializeToString())
+    _, tensors, widened = read_checkpoint(path)
+    if stored == "BFloat16":  # read back widened, exactly the truncated float32 values
+        assert widened == {"fc.weight"} and tensors["fc.weight"].dtype == np.float32
+        assert np.array_equal(tensors["fc.weight"].ravel().view(np.uint32), f32.view(np.uint32) & 0xFFFF0000)
+    _one_line_error(
+        lambda: mi.load(DATA / "net.mindir", checkpoint=path),
+        f"parameter 'fc.weight' is float32 in the MindIR but {code} in the checkpoint",
+    )
+
+
+def test_without_the_crypto_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m == "cryptography" or m.startswith("cryptography.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # what an environment without it gives
+    _one_line_error(
+        lambda: mi.load(DATA / "net_gcm.mindir", dec_key=(DATA / "gcm.key").read_bytes()),
+        r"this model is encrypted \(AES-GCM\); decrypting it needs pip install 'mindinfer\[crypto\]'",
+    )

@@ -49,6 +49,7 @@ class _Plain:
 
     thread_safe = False
     can_profile = False
+    cancellable = False
 
     def __init__(self, exe: Any) -> None:
         self._exe = exe

@@ -58,6 +58,9 @@ def test_options_for_keys_options_by_alternative() -> None:
     assert options_for(opts, target, cpu) == {"verbose": True, "opset": 13}  # the exact alternative wins
     with pytest.raises(InvalidOptionError, match=r"'ascend'.*no such alternative"):
         options_for({"ascend": {"x": 1}}, target, gpu)
+    # A dict under a key that is no target is an ordinary option (the tensorrt plugin's shapes).
+    shapes = {"x": {"min": [1], "opt": [1], "max": [8]}}
+    assert options_for({"shapes": shapes}, target, gpu) == {"shapes": shapes}
 
 
 def test_a_fallback_list_passes_each_backend_only_its_own_options(fleet: tuple[Recording, Recording]) -> None:

@@ -15,6 +15,7 @@ from ._dtypes import SUPPORTED_DTYPES
 from ._threads import blas_core, blas_core_note, blas_info
 from .executable import CpuExecutable
 from .registry import KERNELS, PLUGIN
+from .runtime import DEFAULT_MAX_LOOP_ITERATIONS
 
 
 def _cpu_model() -> str:
@@ -43,13 +44,20 @@ class CpuBackend(BackendBase):
     device_kinds = ("cpu",)
     priority = 100
     capabilities = Capabilities(
-        primitives=frozenset(KERNELS),
+        primitives=KERNELS.names(),
         dtypes=SUPPORTED_DTYPES,
         dynamic_shapes=True,
         control_flow=True,
     )
     options = (
         Option("threads", int, None, "worker threads for kernels and BLAS (default: all usable cores)", minimum=1),
+        Option(
+            "max_loop_iterations",
+            int,
+            DEFAULT_MAX_LOOP_ITERATIONS,
+            "trips one loop may make in one run before the run stops with an error naming the loop",
+            minimum=1,
+        ),
     )
 
     def devices(self) -> list[Device]:
@@ -65,7 +73,7 @@ class CpuBackend(BackendBase):
 
     def _compile(self, model: Model, device: Device, options: dict[str, Any]) -> CpuExecutable:
         keep_freed_memory()
-        return CpuExecutable(model, options["threads"])
+        return CpuExecutable(model, options["threads"], options["max_loop_iterations"])
 
 
 def _details() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from mindinfer.backend import plugin_message
 from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import CONTROL_FLOW_OPS, Const, Graph, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
 
@@ -118,7 +119,9 @@ def fold_constants(wg: WorkGraph) -> None:
             raise
         except Exception as exc:
             raise MindInferError(
-                f"plugin '{PLUGIN}': folding constant node '{node.name}' ({node.op}) failed: {type(exc).__name__}: {exc}"
+                plugin_message(
+                    PLUGIN, f"folding constant node '{node.name}' ({node.op}) failed: {type(exc).__name__}: {exc}"
+                )
             ) from exc
         values = result if len(node.outputs) > 1 else (result,)
         if any(isinstance(v, np.ndarray) and v.size > MAX_FOLDED_ELEMENTS for v in values):
@@ -195,6 +198,8 @@ def fuse_epilogues(wg: WorkGraph) -> None:
         if np.asarray(args[1].value).dtype != np.float32:
             continue  # float16 weights keep their own precision path
         weight = np.asarray(args[1].value)
+        if weight.ndim != (4 if is_conv else 2) or weight.size == 0:
+            continue  # a malformed weight: the kernel builder refuses it with the node's name
         trans_b = bool(node.const_input(3, False)) if not is_conv else False
         n_out = weight.shape[0] if (is_conv or trans_b) else weight.shape[1]
         bias = np.zeros(n_out, np.float64)
@@ -210,6 +215,8 @@ def fuse_epilogues(wg: WorkGraph) -> None:
             first = user.inputs[0]
             if not (isinstance(first, Ref) and wg.resolve(first.name) == cur):
                 break
+            if not all(np.size(a.value) == n_out for a in uargs[1:5] if a.known and isinstance(a.value, np.ndarray)):
+                break  # per-channel operands that do not match the channels: never fold those
             if user.op == "BiasAdd" and uargs[1].known and user.const_input(2, 0) in (0, "NCHW") and act is None:
                 bias = bias + np.asarray(uargs[1].value, np.float64).reshape(-1)
                 has_bias = True

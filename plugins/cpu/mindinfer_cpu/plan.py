@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mindinfer.backend import plugin_message
 from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import Const, GraphRef, Input, Node, Ref, TupleOf, iter_refs
 
@@ -83,7 +84,7 @@ class _Slots:
             return self.index[name]
         where = f"node '{node.name}'" if node is not None else "the graph outputs"
         raise MindInferError(
-            f"plugin '{PLUGIN}': graph '{self.wg.name}': {where} reads '{name}', which nothing defines"
+            plugin_message(PLUGIN, f"graph '{self.wg.name}': {where} reads '{name}', which nothing defines")
         )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from mindinfer.backend import OpTable
 from mindinfer.errors import UnsupportedOpError
 from mindinfer.ir import Node, TensorSpec
 from mindinfer.primitives import RUNTIME
@@ -49,25 +50,15 @@ class Arg:
 
 Builder = Callable[[Node, list[Arg]], Kernel]
 
-#: Every kernel builder, by primitive name; the backend's capabilities are exactly these keys.
-KERNELS: dict[str, Builder] = {}
+#: Every kernel builder, by primitive name; the backend's capabilities are exactly its names.
+KERNELS: OpTable[Builder] = OpTable(PLUGIN)
 
 #: Kernels of nodes the compiler inserts itself (layout conversions); never MindSpore primitives,
 #: so they are not capabilities.
-INTERNAL: dict[str, Builder] = {}
+INTERNAL: OpTable[Builder] = OpTable(PLUGIN)
 
-
-def kernel(*names: str) -> Callable[[Builder], Builder]:
-    """Register a kernel builder under one or more primitive names."""
-
-    def deco(builder: Builder) -> Builder:
-        for name in names:
-            if name in KERNELS:
-                raise RuntimeError(f"cpu kernel for '{name}' registered twice")
-            KERNELS[name] = builder
-        return builder
-
-    return deco
+#: Register a kernel builder under one or more primitive names (core's duplicate check).
+kernel = KERNELS.register
 
 
 def simple(*names: str) -> Callable[[Kernel], Kernel]:

@@ -8,13 +8,17 @@ one level per nesting depth.
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from mindinfer.errors import InvalidInputError, MindInferError
+from mindinfer import RunControl
+from mindinfer.backend import plugin_message
+from mindinfer.errors import InvalidInputError, MindInferError, MindIRError
 from mindinfer.ir import GraphRef, Model, Node
 
 from .passes import WorkGraph, optimize
@@ -38,21 +42,43 @@ def as_closure(value: Any, where: str) -> Closure:
     if isinstance(value, GraphRef):
         return Closure(value.graph)
     raise MindInferError(
-        f"plugin '{PLUGIN}': {where} calls a value that is not a function graph ({type(value).__name__})"
+        plugin_message(PLUGIN, f"{where} calls a value that is not a function graph ({type(value).__name__})")
     )
+
+
+#: Default of the ``max_loop_iterations`` option: trips of one loop in one run before it is stopped.
+DEFAULT_MAX_LOOP_ITERATIONS = 1_000_000
+
+
+class _RunState(threading.local):
+    """What the run in progress on this thread asks for, seen by nested calls (a Call kernel's
+    signature is fixed at compile time, so the run's profile and control travel this way)."""
+
+    profile: Profile | None = None
+    control: RunControl | None = None
 
 
 class Program:
     """Every graph of a model compiled to a plan (function graphs compiled on first use is not
     needed: all are compiled up front so that unsupported variants surface at compile time)."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS) -> None:
         self.model = model
+        self.max_loop_iterations = max_loop_iterations
+        self._state = _RunState()
         global_params = {p.name: p.data for g in model.graphs for p in g.params.values()}
         self.plans: dict[str, Plan] = {}
         for graph in model.graphs:
-            wg = optimize(WorkGraph.from_graph(graph, global_params))
-            self.plans[graph.name] = build_plan(wg, self._control_flow)
+            try:
+                wg = optimize(WorkGraph.from_graph(graph, global_params))
+                self.plans[graph.name] = build_plan(wg, self._control_flow)
+            except MindInferError:
+                raise
+            except Exception as exc:  # a contradiction no check anticipated: still the file's fault
+                raise MindIRError(
+                    plugin_message(PLUGIN, f"graph '{graph.name}' could not be compiled ({type(exc).__name__}: {exc}); "
+                    "its shapes, dtypes or attributes contradict each other")
+                ) from exc
         self.main = self.plans[model.main.name]
 
     def plan(self, name: str) -> Plan:
@@ -60,7 +86,7 @@ class Program:
             return self.plans[name]
         except KeyError:
             raise MindInferError(
-                f"plugin '{PLUGIN}': the model calls graph '{name}', which it does not contain"
+                plugin_message(PLUGIN, f"the model calls graph '{name}', which it does not contain")
             ) from None
 
     def _control_flow(self, node: Node, n_outputs: int) -> Callable[..., Any]:
@@ -81,25 +107,27 @@ class Program:
 
         def call(fn: Any, *args: Any) -> Any:
             c = as_closure(fn, where)
-            outs = self.execute(self.plan(c.graph), list(c.bound) + list(args), None)
+            outs = self.execute(self.plan(c.graph), list(c.bound) + list(args))
             if n_outputs == 1:
                 return outs[0] if len(outs) == 1 else tuple(outs)
             return tuple(outs)
 
         return call
 
-    def execute(self, plan: Plan, args: list[Any], profile: Profile | None) -> list[Any]:
-        """Run ``plan`` on ``args``, following tail calls iteratively."""
+    def execute(self, plan: Plan, args: list[Any]) -> list[Any]:
+        """Run ``plan`` on ``args``, following tail calls iteratively (each one a loop trip)."""
+        trips: dict[str, int] = {}
         while True:
             if len(args) != plan.n_inputs:
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}"
+                    plugin_message(PLUGIN, f"graph '{plan.name}' takes {plan.n_inputs} arguments, got {len(args)}")
                 )
             slots = plan.template.copy()
             slots[: plan.n_inputs] = args
             step = None
+            profile, control = self._state.profile, self._state.control
             try:
-                if profile is None:
+                if profile is None and control is None:
                     for step in plan.steps:
                         result = step.fn(*[slots[i] for i in step.ins])
                         if step.multi:
@@ -111,6 +139,8 @@ class Program:
                             slots[i] = None
                 else:
                     for step in plan.steps:
+                        if control is not None:
+                            control.check(plugin_message(PLUGIN, f"node '{step.name}' ({step.op}) of graph '{plan.name}'"))
                         t0 = time.perf_counter()
                         result = step.fn(*[slots[i] for i in step.ins])
                         if step.multi:
@@ -118,29 +148,52 @@ class Program:
                                 slots[o] = v
                         else:
                             slots[step.outs[0]] = result
-                        if step.op not in ("Call", "MakeTuple"):
+                        if profile is not None and step.op not in ("Call", "MakeTuple"):
                             profile.append((step.name, step.op, time.perf_counter() - t0))
                         for i in step.free:
                             slots[i] = None
             except MindInferError:
                 raise
+            except RecursionError:
+                raise MindInferError(
+                    plugin_message(PLUGIN, f"graph '{plan.name}' nests calls deeper than Python's recursion limit "
+                    f"({sys.getrecursionlimit()}); a recursion that is not a loop never ends here")
+                ) from None
             except Exception as exc:
                 name, op = (step.name, step.op) if step is not None else ("?", "?")
                 raise MindInferError(
-                    f"plugin '{PLUGIN}': node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
-                    "check the input shapes against `mindinfer inspect MODEL`"
+                    plugin_message(
+                        PLUGIN,
+                        f"node '{name}' ({op}) failed at run time: {type(exc).__name__}: {exc}; "
+                        "check the input shapes against `mindinfer inspect MODEL`",
+                    )
                 ) from exc
             if plan.tail is None:
                 return [slots[i] for i in plan.outputs]
             c = as_closure(slots[plan.tail.callee], f"graph '{plan.name}'")
             args = list(c.bound) + [slots[i] for i in plan.tail.args]
+            count = trips[c.graph] = trips.get(c.graph, 0) + 1
+            if count > self.max_loop_iterations:
+                raise MindInferError(
+                    plugin_message(PLUGIN, f"the loop through graph '{c.graph}' (entered from graph '{plan.name}') "
+                    f"ran more than {self.max_loop_iterations} iterations; raise the cpu option "
+                    "max_loop_iterations if the model really loops that long, else its exit condition never holds")
+                )
             plan = self.plan(c.graph)
 
-    def run(self, inputs: list[np.ndarray], profile: Profile | None = None) -> list[np.ndarray]:
+    def run(
+        self, inputs: list[np.ndarray], profile: Profile | None = None, control: RunControl | None = None
+    ) -> list[np.ndarray]:
         """Run the main graph; outputs that are compile-time constants are copied for the caller."""
         if len(inputs) != self.main.n_inputs:
-            raise InvalidInputError(f"plugin '{PLUGIN}': expected {self.main.n_inputs} inputs, got {len(inputs)}")
-        outs = self.execute(self.main, list(inputs), profile)
+            raise InvalidInputError(plugin_message(PLUGIN, f"expected {self.main.n_inputs} inputs, got {len(inputs)}"))
+        state = self._state
+        saved = state.profile, state.control
+        state.profile, state.control = profile, control
+        try:
+            outs = self.execute(self.main, list(inputs))
+        finally:
+            state.profile, state.control = saved
         return [
             np.array(o, copy=True)
             if not isinstance(o, np.ndarray) or not o.flags.writeable or _is_template(self.main, o)

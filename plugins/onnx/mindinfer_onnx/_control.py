@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mindinfer import ir
-from mindinfer.errors import UnsupportedOpError
+from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import Const, GraphRef, Node, Ref
 
 from . import _onnx_pb
@@ -61,7 +61,17 @@ def lower_nodes(b: GraphBuilder, graph: ir.Graph, skip: Node | None = None, stop
         fn = _CONTROL.get(node.op) or LOWERINGS.get(node.op)
         if fn is None:
             raise UnsupportedOpError(node.op, node.name, PLUGIN, "the ONNX converter has no lowering for it")
-        fn(b, node)
+        try:
+            fn(b, node)
+        except MindInferError:
+            raise
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            # A node whose arguments are not what its primitive takes (too few inputs, a None where
+            # a size belongs): refuse it by name rather than let a lowering's own error escape.
+            raise b.unsupported(
+                f"cannot lower this node: {len(node.inputs)} input(s) that do not fit the primitive's "
+                f"arguments ({type(exc).__name__}: {exc})"
+            ) from exc
 
 
 # -- the three control-flow primitives ------------------------------------------------------------

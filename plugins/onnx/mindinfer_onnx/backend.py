@@ -11,12 +11,14 @@ compiled, and converting never imports onnx (see :mod:`._onnx_pb`).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
+from mindinfer import RunControl
+from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option, plugin_message
 from mindinfer.errors import BackendUnavailableError, InvalidInputError, InvalidOptionError, MindInferError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model
 
@@ -107,7 +109,7 @@ class OnnxBackend(BackendBase):
     def _compile_foreign(self, model: ForeignModel, device: Device, options: dict[str, Any]) -> OnnxExecutable:
         if options["opset"] != DEFAULT_OPSET:
             raise InvalidOptionError(
-                f"plugin '{PLUGIN}': option opset applies to MindIR input only, not to an ONNX file"
+                plugin_message(PLUGIN, "option opset applies to MindIR input only, not to an ONNX file")
             )
         return _open(model.path, model.path, device, options)
 
@@ -121,6 +123,23 @@ def _open(
     initializers: tuple[list[str], list[Any]] | None = None,
 ) -> OnnxExecutable:
     """An InferenceSession on the device's provider: graph optimizations on, threads as asked."""
+    sess = _session(source, where, device, options, initializers)
+    exe = OnnxExecutable(sess, str(device.details.get("provider", _providers.CPU_PROVIDER)), tmp)
+    # What a profiled run needs to open the same model again with onnxruntime's profiler on. The
+    # bytes are the ones onnxruntime's InferenceSession keeps anyway (it holds a model given as
+    # bytes for its lifetime), so this costs no memory.
+    exe.profile_source = (source, where, device, options, initializers)
+    return exe
+
+
+def _session(
+    source: str | bytes,
+    where: str,
+    device: Device,
+    options: dict[str, Any],
+    initializers: tuple[list[str], list[Any]] | None = None,
+    profile_prefix: str | None = None,
+) -> ort.InferenceSession:
     import onnxruntime as ort
 
     provider = str(device.details.get("provider", _providers.CPU_PROVIDER))
@@ -131,18 +150,24 @@ def _open(
     opts.log_severity_level = 3  # failures surface as exceptions below; warnings would only be noise
     if options.get("threads"):
         opts.intra_op_num_threads = int(options["threads"])
+    if profile_prefix is not None:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
     providers: list[Any] = [] if provider == _providers.CPU_PROVIDER else [(provider, {"device_id": device.index})]
     providers.append(_providers.CPU_PROVIDER)  # for the nodes a GPU provider has no kernel for
     try:
         sess = ort.InferenceSession(source, opts, providers=providers)
     except Exception as exc:
-        raise MindInferError(f"plugin '{PLUGIN}': onnxruntime could not load {where}: {ort_message(exc)}") from exc
+        raise MindInferError(plugin_message(PLUGIN, f"onnxruntime could not load {where}: {ort_message(exc)}")) from exc
     if sess.get_providers()[0] != provider:
         raise BackendUnavailableError(
-            f"plugin '{PLUGIN}': onnxruntime did not use {provider} for device {device} "
-            f"(it chose {sess.get_providers()[0]}); see `mindinfer devices`"
+            plugin_message(
+                PLUGIN,
+                f"onnxruntime did not use {provider} for device {device} "
+                f"(it chose {sess.get_providers()[0]}); see `mindinfer devices`",
+            )
         )
-    return OnnxExecutable(sess, provider, tmp)
+    return sess
 
 
 class OnnxExecutable(ExecutableBase):
@@ -150,6 +175,10 @@ class OnnxExecutable(ExecutableBase):
 
     #: InferenceSession.run may be called from several threads at once.
     thread_safe = True
+    #: run_profiled reads onnxruntime's own profiler (ONNX node names and op types, after its fusions).
+    can_profile = True
+    #: A time limit or cancel() sets onnxruntime's RunOptions.terminate.
+    cancellable = True
 
     def __init__(
         self, sess: ort.InferenceSession, provider: str, tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -162,16 +191,65 @@ class OnnxExecutable(ExecutableBase):
         self._sess_run = sess.run
         self._tmp = tmp  # holds external weight data, when there was any, until close()
         self.keep_alive: Any = None  # in-memory initializers onnxruntime reads (see _memory)
+        self.profile_source: tuple[Any, ...] | None = None
 
     def _run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return self._run_ort(inputs, None, None)
+
+    def _run_controlled(self, inputs: list[np.ndarray], control: RunControl) -> list[np.ndarray]:
+        """A time limit or ``cancel()`` sets onnxruntime's ``RunOptions.terminate`` for this run."""
+        import onnxruntime as ort
+
+        ort_options = ort.RunOptions()
+        undo = control.on_stop(lambda: setattr(ort_options, "terminate", True))
         try:
-            return self._sess_run(self._outputs, dict(zip(self._inputs, inputs)))  # type: ignore[no-any-return]
+            return self._run_ort(inputs, ort_options, control)
+        finally:
+            undo()
+
+    def _run_ort(
+        self, inputs: list[np.ndarray], ort_options: ort.RunOptions | None, control: RunControl | None
+    ) -> list[np.ndarray]:
+        try:
+            return self._sess_run(  # type: ignore[no-any-return]
+                self._outputs, dict(zip(self._inputs, inputs)), ort_options
+            )
         except Exception as exc:
+            if control is not None:
+                control.check(f"plugin '{PLUGIN}'")  # terminated by us: say why, not onnxruntime's words
             if type(exc).__name__ in ("InvalidArgument", "InvalidGraph") or isinstance(exc, (ValueError, TypeError)):
                 raise InvalidInputError(
-                    f"plugin '{PLUGIN}': onnxruntime rejected the inputs: {ort_message(exc)}"
+                    plugin_message(PLUGIN, f"onnxruntime rejected the inputs: {ort_message(exc)}")
                 ) from exc
-            raise MindInferError(f"plugin '{PLUGIN}': onnxruntime failed while running: {ort_message(exc)}") from exc
+            raise MindInferError(
+                plugin_message(PLUGIN, f"onnxruntime failed while running: {ort_message(exc)}")
+            ) from exc
+
+    def _run_profiled(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[str, str, float]]]:
+        """One run on a session of the same model with onnxruntime's profiler on.
+
+        onnxruntime writes its profile only when profiling ends, and a session cannot profile
+        again after that, so each profiled run opens a session of its own (the times are of the
+        run alone; opening costs what compiling did).
+        """
+        if self.profile_source is None:
+            raise MindInferError(f"plugin '{PLUGIN}': this executable cannot be opened again for profiling")
+        with tempfile.TemporaryDirectory(prefix="mindinfer-ort-profile-") as folder:
+            sess = _session(*self.profile_source, profile_prefix=os.path.join(folder, "profile"))
+            try:
+                outs = sess.run(self._outputs, dict(zip(self._inputs, inputs)))
+            except Exception as exc:
+                raise MindInferError(
+                    f"plugin '{PLUGIN}': onnxruntime failed while profiling: {ort_message(exc)}"
+                ) from exc
+            with open(sess.end_profiling(), encoding="utf-8") as fh:
+                events = json.load(fh)
+        records = [
+            (e["name"].removesuffix("_kernel_time"), str(e.get("args", {}).get("op_name", "?")), e["dur"] * 1e-6)
+            for e in events
+            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")
+        ]
+        return list(outs), records
 
     def _close(self) -> None:
         self.session = None  # type: ignore[assignment]

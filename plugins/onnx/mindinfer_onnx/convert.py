@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mindinfer import ir
+from mindinfer.backend import Capabilities
 from mindinfer.errors import MindInferError, UnsupportedOpError
 
 from . import _onnx_pb as helper
@@ -43,7 +44,10 @@ __all__ = [
 #: for the whole message; leave room for the graph itself).
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**26
 #: Every primitive the converter lowers (control flow included).
-SUPPORTED = frozenset(LOWERINGS) | ir.CONTROL_FLOW_OPS
+SUPPORTED = LOWERINGS.names() | ir.CONTROL_FLOW_OPS
+#: What the converter lowers, as core's capability data (control flow included; dtypes are the
+#: backend's concern).
+LOWERED = Capabilities(primitives=LOWERINGS.names(), control_flow=True, dynamic_shapes=True)
 
 
 def convert(model: ir.Model, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
@@ -82,15 +86,11 @@ def convert(model: ir.Model, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
 
 
 def _check_primitives(model: ir.Model) -> None:
-    missing: dict[str, list[str]] = {}
-    for graph in model.graphs:
-        for node in graph.nodes:
-            if node.op not in SUPPORTED:
-                missing.setdefault(node.op, []).append(node.name)
+    missing = [g for g in LOWERED.missing(model) if g.kind == "primitive"]
     if missing:
-        op, nodes = next(iter(missing.items()))
-        others = f"; also unsupported: {', '.join(sorted(set(missing) - {op}))}" if len(missing) > 1 else ""
-        raise UnsupportedOpError(op, nodes[0], PLUGIN, f"the ONNX converter has no lowering for it{others}")
+        first, others = missing[0], sorted(g.name for g in missing[1:])
+        also = f"; also unsupported: {', '.join(others)}" if others else ""
+        raise UnsupportedOpError(first.name, first.where[0], PLUGIN, f"the ONNX converter has no lowering for it{also}")
 
 
 def _prune(

@@ -59,11 +59,17 @@ def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _convert_command(args: argparse.Namespace) -> int:
+    from mindinfer.cli import check_output_file
+
     from .convert import convert_file
 
     src = Path(args.model)
+    if src.is_dir():
+        raise MindInferError(f"{src}: is a directory; give the path of the .mindir file in it")
     if not src.is_file():
         raise MindInferError(f"{src}: no such model file")
+    # Checked before converting, which can take a while: a bad -o fails at once.
+    dst = check_output_file(Path(args.output) if args.output else src.with_suffix(".onnx"), "-o")
     with open(src, "rb") as fh:
         mode = cipher_mode(fh.read(4))
     if mode:
@@ -71,7 +77,6 @@ def _convert_command(args: argparse.Namespace) -> int:
             f"{src}: encrypted MindIR ({mode}); converting it would write its weights in plain to an .onnx file, "
             f"which mindinfer never does. Run it directly: mindinfer run {src} --dec-key-file KEY --dec-mode {mode}"
         )
-    dst = Path(args.output) if args.output else src.with_suffix(".onnx")
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CheckpointWarning)

@@ -49,6 +49,6 @@ def _channel_shuffle(node: Node, args: list[Arg]) -> Kernel:
     return run
 
 
-INTERNAL["cpu.ToNHWC"] = _to_nhwc
-INTERNAL["cpu.ToNCHW"] = _to_nchw
-INTERNAL["cpu.ChannelShuffle"] = _channel_shuffle
+INTERNAL.register("cpu.ToNHWC")(_to_nhwc)
+INTERNAL.register("cpu.ToNCHW")(_to_nchw)
+INTERNAL.register("cpu.ChannelShuffle")(_channel_shuffle)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from mindinfer.backend import OpTable
 from mindinfer.ir import Const, Node, Ref, TupleOf
 from mindinfer.primitives import RUNTIME
 
@@ -26,20 +27,10 @@ from .._graph import GraphBuilder, Value
 Lowering = Callable[[GraphBuilder, Node], None]
 
 #: Every lowering, by MindSpore primitive name.
-LOWERINGS: dict[str, Lowering] = {}
+LOWERINGS: OpTable[Lowering] = OpTable("onnx")
 
-
-def lowers(*names: str) -> Callable[[Lowering], Lowering]:
-    """Register a lowering under one or more primitive names."""
-
-    def deco(fn: Lowering) -> Lowering:
-        for name in names:
-            if name in LOWERINGS:
-                raise RuntimeError(f"onnx lowering for '{name}' registered twice")
-            LOWERINGS[name] = fn
-        return fn
-
-    return deco
+#: Register a lowering under one or more primitive names (core's duplicate check).
+lowers = LOWERINGS.register
 
 
 def arg(node: Node, *names: str) -> Any:

@@ -1,0 +1,167 @@
+"""Run-time limits and the bookkeeping that makes ``close()`` safe while runs are in progress.
+
+:class:`RunOptions` is what a user passes to ``Session.run``: a time limit and a cancellation flag,
+as onnxruntime's ``RunOptions.terminate``. Each run turns it into a :class:`RunControl` that the
+backend checks where it can stop (the cpu plugin: between kernels and loop iterations; the onnx
+plugin: onnxruntime's own ``RunOptions.terminate``).
+
+:class:`RunGate` counts the runs in progress so that ``close()`` never pulls resources from under
+one: a run that started before ``close()`` finishes normally, and the resources are released when
+the last such run ends; a run that starts after ``close()`` is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from .errors import InvalidOptionError, MindInferError, RunCancelledError
+
+__all__ = ["RunControl", "RunGate", "RunOptions"]
+
+
+class RunOptions:
+    """Limits for runs: ``timeout`` in seconds (per run), and :meth:`cancel` from any thread.
+
+    ``sess.run(x, run_options=opts)`` raises :class:`~mindinfer.RunCancelledError` once the run has
+    taken longer than ``timeout`` or ``opts.cancel()`` was called (every run using ``opts`` stops).
+    A backend stops at its next check: between kernels, not inside one.
+    """
+
+    def __init__(self, timeout: float | None = None) -> None:
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise InvalidOptionError(f"RunOptions: timeout={timeout!r} is not valid; give seconds > 0 or None")
+        self.timeout = None if timeout is None else float(timeout)
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Stop every run using these options (those in progress and any started later)."""
+        with self._lock:
+            self._cancelled.set()
+            listeners = list(self._listeners)
+        for notify in listeners:
+            notify()
+
+    def start(self) -> RunControl:
+        """The control for one run: its deadline counts from now."""
+        return RunControl(self)
+
+    def _listen(self, notify: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(notify)
+            cancelled = self._cancelled.is_set()
+        if cancelled:
+            notify()
+
+    def _unlisten(self, notify: Callable[[], None]) -> None:
+        with self._lock:
+            if notify in self._listeners:
+                self._listeners.remove(notify)
+
+
+class RunControl:
+    """One run's view of its :class:`RunOptions`: the backend calls :meth:`check` where it can stop."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.deadline = None if options.timeout is None else time.monotonic() + options.timeout
+
+    def remaining(self) -> float | None:
+        """Seconds left before the time limit (never below 0); None without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def stop_reason(self) -> str | None:
+        """Why the run must stop now, or None to go on."""
+        if self.options.cancelled:
+            return "cancelled (RunOptions.cancel() was called)"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return f"stopped: it ran past its time limit of {self.options.timeout:g} s (RunOptions.timeout)"
+        return None
+
+    def check(self, where: str) -> None:
+        """Raise :class:`RunCancelledError` naming ``where`` if the run must stop."""
+        reason = self.stop_reason()
+        if reason is not None:
+            raise RunCancelledError(f"{where}: the run was {reason}")
+
+    def on_stop(self, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify`` (once, from another thread) when the run must stop; returns the undo.
+
+        For backends that stop through a flag of their own (onnxruntime's ``RunOptions.terminate``).
+        """
+        fired = threading.Event()
+
+        def fire() -> None:
+            if not fired.is_set():
+                fired.set()
+                notify()
+
+        timer = None
+        if self.deadline is not None:
+            timer = threading.Timer(self.remaining() or 0.0, fire)
+            timer.daemon = True
+            timer.start()
+        self.options._listen(fire)
+
+        def undo() -> None:
+            if timer is not None:
+                timer.cancel()
+            self.options._unlisten(fire)
+
+        return undo
+
+
+class RunGate:
+    """Counts runs in progress; ``close`` releases resources once none is left.
+
+    ``closed_message`` is the error a run started after :meth:`close` gets.
+    """
+
+    def __init__(self, closed_message: str) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._closed = False
+        self._release: Callable[[], None] | None = None
+        self._message = closed_message
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def enter(self) -> None:
+        """Register a run; raises :class:`MindInferError` once closed."""
+        with self._lock:
+            if self._closed:
+                raise MindInferError(self._message)
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._active -= 1
+            release = self._take_release()
+        if release is not None:
+            release()
+
+    def close(self, release: Callable[[], None]) -> None:
+        """Refuse new runs; call ``release`` now, or when the last run in progress ends. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._release = release
+            release_now = self._take_release()
+        if release_now is not None:
+            release_now()
+
+    def _take_release(self) -> Callable[[], None] | None:
+        if self._closed and self._active == 0 and self._release is not None:
+            release, self._release = self._release, None
+            return release
+        return None

@@ -1,0 +1,27 @@
+"""Serving errors: part of mindinfer's one hierarchy, each mapped to a status by every protocol."""
+
+from __future__ import annotations
+
+from ..errors import InvalidInputError, MindInferError
+
+__all__ = ["ModelNotFoundError", "ModelNotReadyError", "RequestError", "RequestTooLargeError", "ServeConfigError"]
+
+
+class ServeConfigError(MindInferError):
+    """A model repository, a model's ``config.json`` or a server option is wrong."""
+
+
+class RequestError(InvalidInputError):
+    """A request is malformed: bad JSON, an unknown datatype, data that does not fill its shape."""
+
+
+class RequestTooLargeError(RequestError):
+    """A request body is over the server's size limit (``--max-request-mb``)."""
+
+
+class ModelNotFoundError(MindInferError):
+    """No model of that name, or no such version of it, is in the repository."""
+
+
+class ModelNotReadyError(MindInferError):
+    """The model exists but did not load (its error says why), or the server is shutting down."""

@@ -1,0 +1,74 @@
+"""Prometheus metrics per model (prometheus-client), named after Triton's where they mean the same."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from .batching import BatchStats
+from .model import ModelEntry
+
+__all__ = ["Metrics"]
+
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+class Metrics:
+    """Counters and histograms labelled by model and version, on a registry of the server's own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("model", "version")
+        self.requests = Counter("mindinfer_requests", "Inference requests received", labels, registry=self.registry)
+        self.success = Counter(
+            "mindinfer_request_success", "Inference requests answered", labels, registry=self.registry
+        )
+        self.failure = Counter(
+            "mindinfer_request_failure",
+            "Inference requests refused or failed",
+            (*labels, "reason"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mindinfer_request_duration_seconds",
+            "Request time from decoding to the encoded reply",
+            labels,
+            buckets=_LATENCY,
+            registry=self.registry,
+        )
+        self.queue = Histogram(
+            "mindinfer_queue_duration_seconds",
+            "Time a request waited for its batch to start",
+            labels,
+            buckets=_LATENCY,
+            registry=self.registry,
+        )
+        self.compute = Histogram(
+            "mindinfer_compute_duration_seconds",
+            "Time a batch ran on the backend",
+            labels,
+            buckets=_LATENCY,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "mindinfer_batch_size", "Samples per backend run", labels, buckets=_BATCH, registry=self.registry
+        )
+
+    def on_batch(self, model: ModelEntry, stats: BatchStats) -> None:
+        key = (model.name, str(model.version))
+        self.batch_size.labels(*key).observe(stats.samples)
+        self.compute.labels(*key).observe(stats.compute_seconds)
+        q = self.queue.labels(*key)
+        for t in stats.queue_seconds:
+            q.observe(t)
+
+    def done(self, name: str, version: str, seconds: float, failure: str | None) -> None:
+        self.requests.labels(name, version).inc()
+        if failure is None:
+            self.success.labels(name, version).inc()
+            self.latency.labels(name, version).observe(seconds)
+        else:
+            self.failure.labels(name, version, failure).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,180 @@
+"""One served model version: its session, the names the protocols use, validation and batching."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._inputs import check_inputs
+from ..errors import MindInferError
+from ..ir import TensorSpec
+from ..session import Session
+from .batching import BatchRunner, BatchStats, DynamicBatcher
+from .errors import ModelNotReadyError, RequestError, ServeConfigError
+from .repository import ModelVersion, open_session
+
+__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of"]
+
+log = logging.getLogger("mindinfer.serve")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Server-wide defaults a model's ``config.json`` may override."""
+
+    target: str = "cpu"
+    max_batch_size: int = 8
+    batch_wait_ms: float = 0.0
+    workers: int = 1
+    load_args: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # may hold a key
+
+
+def batch_dim_of(inputs: list[TensorSpec], outputs: list[TensorSpec]) -> int | None:
+    """Dimension 0 when every input and output has one and the inputs agree on it: -1 (dynamic) or
+    its fixed size; ``None`` when the model has no batch dimension."""
+    tensors = inputs + outputs
+    if not inputs or any(t.shape is None or len(t.shape) == 0 for t in tensors):
+        return None
+    firsts = {t.shape[0] for t in inputs if t.shape}
+    if len(firsts) != 1:
+        return None
+    return firsts.pop()
+
+
+class ModelEntry:
+    """What the protocol front ends need of a model, whether it runs here or in a Ray replica."""
+
+    name: str
+    version: int
+    platform: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    error: str | None = None
+    max_batch_size: int = 0  # > 0: requests are batched (dimension 0 is dynamic)
+    batch_dim: int | None = None  # see batch_dim_of
+    with_batch_dim: bool = False  # MindSpore Serving: an instance is one sample of dimension 0
+
+    @property
+    def ready(self) -> bool:
+        return self.error is None
+
+    def check_ready(self) -> None:
+        if self.error is not None:
+            raise ModelNotReadyError(f"model {self.name!r} version {self.version} is not ready: {self.error}")
+
+    def validate(self, given: Mapping[str, Any]) -> list[np.ndarray]:
+        """Arrays in input order, or :class:`InvalidInputError` naming the input, before any batching."""
+        arrays = check_inputs(self.inputs, given)
+        if self.max_batch_size > 0:
+            sizes = {a.shape[0] for a in arrays}
+            if len(sizes) != 1:
+                detail = ", ".join(f"{s.name}: {a.shape[0]}" for s, a in zip(self.inputs, arrays))
+                raise RequestError(f"model {self.name!r}: inputs disagree on the batch size (dimension 0: {detail})")
+            n = sizes.pop()
+            if n > self.max_batch_size:
+                raise RequestError(
+                    f"model {self.name!r}: batch of {n} is over its max_batch_size {self.max_batch_size}; "
+                    "send fewer samples per request"
+                )
+            if n == 0:
+                raise RequestError(f"model {self.name!r}: the batch (dimension 0) is empty")
+        return arrays
+
+    async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+def _renamed(specs: list[TensorSpec], names: tuple[str, ...] | None, what: str, mv: ModelVersion) -> list[TensorSpec]:
+    if names is None:
+        return specs
+    if len(names) != len(specs):
+        raise ServeConfigError(
+            f"{mv.path.parent.parent / 'config.json'}: {what} names {len(names)} tensors, the model has "
+            f"{len(specs)} ({', '.join(str(s) for s in specs)})"
+        )
+    return [dataclasses.replace(s, name=n) for s, n in zip(specs, names)]
+
+
+class ServedModel(ModelEntry):
+    """A model version compiled in this process; a failed load leaves it not ready, with the reason."""
+
+    def __init__(
+        self,
+        mv: ModelVersion,
+        settings: ServeSettings,
+        executor: Executor,
+        on_batch: Callable[[ModelEntry, BatchStats], None] | None = None,
+    ) -> None:
+        self.mv = mv
+        self.name, self.version = mv.name, mv.version
+        self.platform = "mindinfer_" + mv.path.suffix.lstrip(".").lower()
+        self.inputs, self.outputs = [], []
+        self.placement = ""
+        self._settings = settings
+        self._executor = executor
+        self._on_batch = on_batch
+        self._session: Session | None = None
+        self._batcher: DynamicBatcher | None = None
+        self.error = "loading"
+
+    def load(self) -> None:
+        cfg, s = self.mv.config, self._settings
+        target = cfg.target or s.target
+        try:
+            sess = open_session(self.mv.path, target, cfg.options, **{**s.load_args, **cfg.load_args})
+            self.inputs = _renamed(sess.inputs, cfg.inputs, "inputs", self.mv)
+            self.outputs = _renamed(sess.outputs, cfg.outputs, "outputs", self.mv)
+        except MindInferError as exc:
+            self.error = str(exc)
+            log.error("model %s version %s: not ready: %s", self.name, self.version, exc)
+            return
+        self._session = sess
+        self.placement = str(sess.placement)
+        self.batch_dim = batch_dim_of(self.inputs, self.outputs)
+        self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
+        limit = cfg.max_batch_size if cfg.max_batch_size is not None else s.max_batch_size
+        # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
+        if self.batch_dim == -1 and limit > 1:
+            runner = BatchRunner(sess.run, limit, cfg.batch_sizes)
+            self.max_batch_size = runner.max_batch_size
+            wait = cfg.batch_wait_ms if cfg.batch_wait_ms is not None else s.batch_wait_ms
+            self._batcher = DynamicBatcher(runner, self._executor, wait, s.workers, self._stats)
+        self.error = None
+        batching = f"batching up to {self.max_batch_size}" if self._batcher else "not batched"
+        log.info("model %s version %s: ready on %s; %s", self.name, self.version, self.placement, batching)
+
+    def _stats(self, stats: BatchStats) -> None:
+        if self._on_batch is not None:
+            self._on_batch(self, stats)
+
+    async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        self.check_ready()
+        if self._batcher is not None:
+            return await self._batcher.submit(arrays)
+        assert self._session is not None
+        enqueued = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        sess = self._session
+
+        def run() -> tuple[list[np.ndarray], float, float]:
+            started = time.perf_counter()
+            return sess.run(arrays), started, time.perf_counter()
+
+        outs, started, finished = await loop.run_in_executor(self._executor, run)
+        samples = arrays[0].shape[0] if arrays and arrays[0].ndim else 1
+        self._stats(BatchStats(samples, (started - enqueued,), finished - started))
+        return outs
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.close()
+        if self._session is not None:
+            self._session.close()

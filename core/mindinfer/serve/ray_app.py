@@ -1,0 +1,192 @@
+"""Scale-out on Ray Serve: each model version is a deployment with replicas (and autoscaling), and an
+ingress deployment speaks KServe v2 REST (and MindSpore Serving RESTful) with the same FastAPI app as
+the built-in server.
+
+    from mindinfer.serve import ModelRepository
+    from mindinfer.serve.ray_app import RayOptions, build_ray_app
+    from ray import serve
+    serve.run(build_ray_app(ModelRepository.open("models/"), RayOptions(replicas=2)), route_prefix="/")
+
+Batching uses Ray's ``@serve.batch``, which collects requests per replica; :class:`BatchRunner`
+(plain Python, tested without Ray) runs each batch. ``max_ongoing_requests`` is kept at twice the
+batch size at least: below the batch size Ray's batches can never fill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .batching import BatchRunner
+from .errors import ServeConfigError
+from .hub import Hub
+from .metrics import Metrics
+from .model import ModelEntry, ServedModel, ServeSettings, batch_dim_of
+from .repository import ModelRepository, ModelVersion
+
+__all__ = ["ModelReplica", "RayOptions", "RemoteModel", "build_ray_app", "run_ray"]
+
+log = logging.getLogger("mindinfer.serve")
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Replicas per model; ``max_replicas`` > ``replicas`` turns autoscaling on between the two."""
+
+    replicas: int = 1
+    max_replicas: int = 0
+    address: str | None = None
+    num_cpus: float = 1.0
+
+    def deployment_options(self, batch: int) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "max_ongoing_requests": max(2 * batch, 8),
+            "ray_actor_options": {"num_cpus": self.num_cpus},
+        }
+        if self.max_replicas > self.replicas:
+            opts["autoscaling_config"] = {
+                "min_replicas": self.replicas,
+                "max_replicas": self.max_replicas,
+                "target_ongoing_requests": max(batch, 2),
+            }
+        else:
+            opts["num_replicas"] = self.replicas
+        return opts
+
+
+class ModelReplica:
+    """One replica of one model version: a compiled session, batched with ``@serve.batch``."""
+
+    def __init__(self, mv: ModelVersion, settings: ServeSettings) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=max(1, settings.workers))
+        self.model = ServedModel(mv, settings, self._executor)
+        self.model.load()
+        self.runner: BatchRunner | None = None
+        session = getattr(self.model, "_session", None)
+        if self.model.ready and self.model.max_batch_size > 0 and session is not None:
+            self.runner = BatchRunner(session.run, self.model.max_batch_size, mv.config.batch_sizes)
+            wait = mv.config.batch_wait_ms if mv.config.batch_wait_ms is not None else settings.batch_wait_ms
+            self._batched.set_max_batch_size(self.runner.max_batch_size)  # type: ignore[attr-defined]
+            self._batched.set_batch_wait_timeout_s(wait / 1000.0)  # type: ignore[attr-defined]
+
+    async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        self.model.check_ready()
+        if self.runner is None:
+            return await self.model.infer(arrays)
+        result = await self._batched(arrays)  # type: ignore[arg-type] # @serve.batch takes one item
+        if isinstance(result, BaseException):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    async def _batched(self, requests: list[list[np.ndarray]]) -> list[Any]:
+        assert self.runner is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.runner.run, requests)
+
+
+class RemoteModel(ModelEntry):
+    """A model version as the ingress sees it: specs read from the file, runs in a replica."""
+
+    def __init__(self, mv: ModelVersion, settings: ServeSettings, handle: Any) -> None:
+        from ..session import open_model
+
+        self.name, self.version = mv.name, mv.version
+        self.platform = "mindinfer_" + mv.path.suffix.lstrip(".").lower()
+        self._handle = handle
+        try:
+            model = open_model(mv.path)
+        except Exception as exc:  # noqa: BLE001 -- reported as not ready
+            self.error = str(exc)
+            self.inputs, self.outputs = [], []
+            return
+        self.inputs = _renamed(list(model.inputs), mv.config.inputs)
+        self.outputs = _renamed(list(model.outputs), mv.config.outputs)
+        self.batch_dim = batch_dim_of(self.inputs, self.outputs)
+        cfg = mv.config
+        self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
+        limit = cfg.max_batch_size if cfg.max_batch_size is not None else settings.max_batch_size
+        if self.batch_dim == -1 and limit > 1:
+            self.max_batch_size = BatchRunner(lambda a: a, limit, cfg.batch_sizes).max_batch_size
+        self.error = None
+
+    async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        return await self._handle.infer.remote(arrays)  # type: ignore[no-any-return]
+
+
+def _renamed(specs: list[Any], names: tuple[str, ...] | None) -> list[Any]:
+    import dataclasses
+
+    if names is None:
+        return specs
+    return [dataclasses.replace(s, name=n) for s, n in zip(specs, names)]
+
+
+class Ingress:
+    """The HTTP ingress: the server's FastAPI app over :class:`RemoteModel` entries."""
+
+    def __init__(
+        self, versions: list[ModelVersion], settings: ServeSettings, token: str | None, max_bytes: int, *handles: Any
+    ) -> None:
+        self.hub = Hub([RemoteModel(mv, settings, h) for mv, h in zip(versions, handles)], Metrics())
+        self.token, self.max_bytes = token, max_bytes
+
+    def __serve_build_asgi_app__(self) -> Any:
+        from .rest import build_app
+
+        return build_app(self.hub, self.token, self.max_bytes)
+
+
+def build_ray_app(
+    repo: ModelRepository,
+    options: RayOptions | None = None,
+    settings: ServeSettings | None = None,
+    token: str | None = None,
+    max_request_bytes: int = 64 << 20,
+) -> Any:
+    """A Ray Serve application: one deployment per model version, plus the v2 REST ingress."""
+    from ray import serve
+
+    options = options or RayOptions()
+    settings = settings or ServeSettings()
+    handles = []
+    for mv in repo.versions:
+        batch = mv.config.max_batch_size if mv.config.max_batch_size is not None else settings.max_batch_size
+        replica_cls = type(
+            "ModelReplica",
+            (ModelReplica,),
+            {"_batched": serve.batch(max_batch_size=max(batch, 1))(ModelReplica._batched)},
+        )
+        dep: Any = serve.deployment(replica_cls, name=f"{mv.name}-v{mv.version}", **options.deployment_options(batch))
+        handles.append(dep.bind(mv, settings))
+    ingress: Any = serve.deployment(serve.ingress()(Ingress), name="ingress", max_ongoing_requests=1000)
+    return ingress.bind(list(repo.versions), settings, token, max_request_bytes, *handles)
+
+
+def run_ray(repo: ModelRepository, config: Any, options: RayOptions) -> int:
+    """``mindinfer serve --ray``: start (or join) Ray, run the app on Ray's HTTP proxy, wait for Ctrl-C."""
+    try:
+        import ray
+        from ray import serve
+    except ImportError:
+        raise ServeConfigError("mindinfer serve --ray needs Ray Serve: pip install 'mindinfer[ray]'") from None
+    if config.tls() is not None:
+        raise ServeConfigError("--tls-cert/--tls-key: Ray's HTTP proxy is set up by Ray; put TLS in front of it")
+    ray.init(address=options.address, include_dashboard=False)
+    serve.start(http_options={"host": config.host, "port": config.http_port})
+    app = build_ray_app(repo, options, config.settings, config.auth_token, config.max_request_bytes)
+    serve.run(app, name="mindinfer", route_prefix="/")
+    log.info("serving on Ray: HTTP on http://%s:%s (Ctrl-C stops)", config.host, config.http_port)
+    try:
+        while True:
+            asyncio.run(asyncio.sleep(3600))
+    except KeyboardInterrupt:
+        log.info("shutting down Ray Serve")
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    return 0

@@ -1,0 +1,234 @@
+"""The HTTP front end (FastAPI): KServe v2 REST, MindSpore Serving RESTful, and ``/metrics``.
+
+The same app serves in-process models and, under ``@serve.ingress``, Ray Serve deployments: it only
+talks to a :class:`~mindinfer.serve.hub.Hub` of :class:`~mindinfer.serve.model.ModelEntry` objects.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from .. import __version__
+from ..errors import InvalidInputError, MindInferError
+from . import mss, v2
+from .errors import ModelNotFoundError, ModelNotReadyError, RequestError, RequestTooLargeError
+from .hub import Hub
+
+__all__ = ["EXTENSIONS", "build_app", "status_of"]
+
+log = logging.getLogger("mindinfer.serve")
+
+EXTENSIONS = ["binary_tensor_data"]
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status of an error, for the v2 protocol."""
+    if isinstance(exc, RequestTooLargeError):
+        return 413
+    if isinstance(exc, (RequestError, InvalidInputError)):
+        return 400
+    if isinstance(exc, ModelNotFoundError):
+        return 404
+    if isinstance(exc, ModelNotReadyError):
+        return 503
+    return 500
+
+
+def _is_health(path: str) -> bool:
+    return path.startswith("/v2/health/") or (path.startswith("/v2/models/") and path.endswith("/ready"))
+
+
+def _error(path: str, status: int, message: str) -> tuple[int, bytes]:
+    # MindSpore Serving answers every error with HTTP 200 and {"error_msg": ...}.
+    if path.startswith("/model/"):
+        return 200, json.dumps({"error_msg": message}).encode()
+    return status, json.dumps({"error": message}).encode()
+
+
+class Guard:
+    """ASGI middleware: the bearer token (health endpoints exempt) and the request size limit."""
+
+    def __init__(self, app: ASGIApp, token: str | None, max_bytes: int) -> None:
+        self.app, self.token, self.max_bytes = app, token, max_bytes
+
+    async def __call__(
+        self, scope: Scope, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        headers = dict(scope.get("headers") or [])
+        if self.token and not _is_health(path):
+            given = headers.get(b"authorization", b"").decode("latin-1")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                await self._reply(send, path, 401, "missing or wrong bearer token (send 'Authorization: Bearer TOKEN')")
+                return
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._discard(receive, int(length))
+            await self._reply(send, path, 413, self._too_big(int(length)))
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise RequestTooLargeError(self._too_big(seen, at_least=True))
+            return message
+
+        async def watched(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except RequestTooLargeError as exc:
+            if not started:
+                await self._reply(send, path, 413, str(exc))
+
+    async def _discard(self, receive: Callable[[], Awaitable[Any]], length: int) -> None:
+        # A reply sent while the client is still writing its body often reaches it as a connection
+        # reset instead of the 413; so a body up to a few times the limit is read and dropped first.
+        if length > 16 * self.max_bytes:
+            return
+        while True:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+
+    def _too_big(self, size: int, at_least: bool = False) -> str:
+        more = "at least " if at_least else ""
+        return (
+            f"request body of {more}{size} bytes is bigger than the server's limit of {self.max_bytes} bytes "
+            "(mindinfer serve --max-request-mb)"
+        )
+
+    async def _reply(self, send: Callable[[Any], Awaitable[None]], path: str, status: int, message: str) -> None:
+        status, body = _error(path, status, message)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 << 20, metrics: bool = True) -> Any:
+    """The FastAPI app, wrapped in :class:`Guard`."""
+    app = FastAPI(title="mindinfer serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+
+    def v2_error(exc: BaseException) -> Response:
+        if not isinstance(exc, MindInferError):
+            log.exception("internal error", exc_info=exc)
+        status = status_of(exc)
+        return Response(json.dumps({"error": str(exc) or type(exc).__name__}), status, media_type="application/json")
+
+    @app.get("/v2/health/live")
+    async def live() -> Response:
+        return Response(status_code=200)
+
+    @app.get("/v2/health/ready")
+    async def ready() -> Response:
+        return Response(status_code=200 if hub.ready else 503)
+
+    @app.get("/v2")
+    async def server_metadata() -> JSONResponse:
+        return JSONResponse({"name": "mindinfer", "version": __version__, "extensions": EXTENSIONS})
+
+    @app.get("/v2/models/{name}/ready")
+    @app.get("/v2/models/{name}/versions/{version}/ready")
+    async def model_ready(name: str, version: str = "") -> Response:
+        try:
+            ok = hub.lookup(name, version).ready and not hub.draining
+        except ModelNotFoundError:
+            ok = False
+        return Response(status_code=200 if ok else 400)
+
+    @app.get("/v2/models/{name}")
+    @app.get("/v2/models/{name}/versions/{version}")
+    async def model_metadata(name: str, version: str = "") -> Response:
+        try:
+            entry = hub.lookup(name, version)
+            entry.check_ready()
+        except MindInferError as exc:
+            return v2_error(exc)
+        return JSONResponse(v2.metadata(entry, hub.versions(name)))
+
+    @app.post("/v2/models/{name}/infer")
+    @app.post("/v2/models/{name}/versions/{version}/infer")
+    async def infer(name: str, request: Request, version: str = "") -> Response:
+        try:
+            entry = hub.lookup(name, version)
+            entry.check_ready()
+        except MindInferError as exc:
+            return v2_error(exc)
+        header = request.headers.get("inference-header-content-length")
+
+        async def call() -> Response:
+            body = await request.body()
+            if header is not None and not header.isdigit():
+                raise RequestError(f"Inference-Header-Content-Length must be a byte count, got {header!r}")
+            req = v2.decode_rest(body, int(header) if header is not None else None)
+            arrays = entry.validate(req.inputs)
+            outs = await entry.infer(arrays)
+            content, head_len = v2.encode_rest(entry, req, outs)
+            if head_len is None:
+                return Response(content, media_type="application/json")
+            return Response(
+                content,
+                media_type="application/octet-stream",
+                headers={"Inference-Header-Content-Length": str(head_len)},
+            )
+
+        try:
+            return await hub.track(entry, call)
+        except Exception as exc:  # noqa: BLE001 -- every failure becomes the protocol's error
+            return v2_error(exc)
+
+    @app.post("/model/{rest:path}")
+    async def ms_predict(rest: str, request: Request) -> JSONResponse:
+        try:
+            name, version, method = mss.parse_url(rest)
+            entry = mss.resolve(hub, name, version, method)
+        except MindInferError as exc:
+            return JSONResponse({"error_msg": str(exc)})
+
+        async def call() -> JSONResponse:
+            body = await request.body()
+            try:
+                data = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise RequestError(f"Illegal JSON format: {exc}") from None
+            results = await mss.predict(entry, mss.decode_json_instances(data))
+            return JSONResponse(mss.encode_json_instances(results))
+
+        try:
+            return await hub.track(entry, call)
+        except Exception as exc:
+            if not isinstance(exc, MindInferError):
+                log.exception("internal error", exc_info=exc)
+            return JSONResponse({"error_msg": str(exc) or type(exc).__name__})
+
+    if metrics and hub.metrics is not None:
+        registry_metrics = hub.metrics
+
+        @app.get("/metrics")
+        async def prometheus() -> Response:
+            return Response(registry_metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return Guard(app, token, max_request_bytes)

@@ -1,0 +1,207 @@
+"""The Open Inference Protocol (KServe v2) tensor codec, REST (JSON and binary extension) and gRPC.
+
+REST bodies follow KServe's ``required_api.md``; binary tensors follow Triton's
+``extension_binary_data.md``: a JSON header of ``Inference-Header-Content-Length`` bytes, then each
+binary input's raw little-endian bytes (``parameters.binary_data_size``) in input order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..ir import TensorSpec
+from .errors import RequestError
+from .model import ModelEntry
+
+__all__ = [
+    "DATATYPES",
+    "V2Request",
+    "datatype_of",
+    "decode_rest",
+    "encode_rest",
+    "metadata",
+    "numpy_of",
+]
+
+#: v2 datatype -> numpy dtype (BYTES is not a tensor type any mindinfer backend runs).
+DATATYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+}
+_NAMES = {v: k for k, v in DATATYPES.items()}
+
+
+def datatype_of(dtype: str | np.dtype) -> str:
+    return _NAMES.get(np.dtype(dtype), str(dtype).upper())
+
+
+def numpy_of(datatype: str, where: str) -> np.dtype:
+    try:
+        return DATATYPES[datatype]
+    except (KeyError, TypeError):
+        raise RequestError(
+            f"{where}: datatype {datatype!r} is not supported; use one of {', '.join(DATATYPES)}"
+        ) from None
+
+
+def metadata(entry: ModelEntry, versions: list[str]) -> dict[str, Any]:
+    def tensor(s: TensorSpec) -> dict[str, Any]:
+        return {"name": s.name, "datatype": datatype_of(s.dtype), "shape": list(s.shape) if s.shape else [-1]}
+
+    return {
+        "name": entry.name,
+        "versions": versions,
+        "platform": entry.platform,
+        "inputs": [tensor(s) for s in entry.inputs],
+        "outputs": [tensor(s) for s in entry.outputs],
+    }
+
+
+@dataclass
+class V2Request:
+    """A decoded infer request: arrays by input name, and how each output is wanted."""
+
+    id: str
+    inputs: dict[str, np.ndarray]
+    outputs: list[str] | None  # None: every output
+    binary: dict[str, bool]  # output name -> send as binary
+    binary_default: bool
+
+
+def _shape(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value):
+        raise RequestError(f"{where}: shape must be a list of integers >= 0, got {value!r}")
+    return tuple(value)
+
+
+def array_from(data: Any, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+    """A tensor from row-major data (bytes, or a flat or nested list) that must fill ``shape``."""
+    count = int(np.prod(shape, dtype=np.int64))
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        if len(data) != count * dtype.itemsize:
+            raise RequestError(
+                f"{where}: shape {list(shape)} of {_NAMES.get(dtype, dtype)} takes {count * dtype.itemsize} bytes, "
+                f"got {len(data)}"
+            )
+        return np.frombuffer(data, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)
+    try:
+        flat = np.asarray(data, dtype=dtype).reshape(-1)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RequestError(f"{where}: data does not convert to {_NAMES.get(dtype, dtype)} ({exc})") from None
+    if flat.size != count:
+        raise RequestError(f"{where}: shape {list(shape)} has {count} elements, data has {flat.size}")
+    return flat.reshape(shape)
+
+
+def decode_rest(body: bytes, header_length: int | None) -> V2Request:
+    if header_length is not None and not 0 <= header_length <= len(body):
+        raise RequestError(
+            f"Inference-Header-Content-Length {header_length} is outside the {len(body)}-byte request body"
+        )
+    head = body if header_length is None else body[:header_length]
+    try:
+        req = json.loads(head)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(req, dict) or not isinstance(req.get("inputs"), list):
+        raise RequestError('the request must be a JSON object with an "inputs" list')
+    offset = 0 if header_length is None else header_length
+    arrays: dict[str, np.ndarray] = {}
+    for i, item in enumerate(req["inputs"]):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise RequestError(f'inputs[{i}] must be an object with a "name"')
+        where = f"input {item['name']!r}"
+        shape = _shape(item.get("shape"), where)
+        dtype = numpy_of(str(item.get("datatype")), where)
+        params = item.get("parameters") or {}
+        size = params.get("binary_data_size") if isinstance(params, dict) else None
+        if size is not None:
+            if header_length is None:
+                raise RequestError(f"{where}: binary_data_size needs the Inference-Header-Content-Length header")
+            if not isinstance(size, int) or size < 0 or offset + size > len(body):
+                raise RequestError(f"{where}: binary_data_size {size!r} runs past the end of the request body")
+            data: Any = body[offset : offset + size]
+            offset += size
+        elif "data" in item:
+            data = item["data"]
+        else:
+            raise RequestError(f'{where}: has neither "data" nor parameters.binary_data_size')
+        if item["name"] in arrays:
+            raise RequestError(f"{where}: given twice")
+        arrays[item["name"]] = array_from(data, shape, dtype, where)
+    if header_length is not None and offset != len(body):
+        raise RequestError(f"the request body has {len(body) - offset} bytes after the last binary input")
+    outs = req.get("outputs")
+    names: list[str] | None = None
+    binary: dict[str, bool] = {}
+    if outs is not None:
+        if not isinstance(outs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outs):
+            raise RequestError('"outputs" must be a list of objects with a "name"')
+        names = []
+        for o in outs:
+            p = o.get("parameters") or {}
+            if p.get("classification"):
+                raise RequestError(f"output {o['name']!r}: the classification extension is not supported")
+            names.append(o["name"])
+            if "binary_data" in p:
+                binary[o["name"]] = bool(p["binary_data"])
+    params = req.get("parameters") or {}
+    return V2Request(
+        id=str(req.get("id", "")),
+        inputs=arrays,
+        outputs=names,
+        binary=binary,
+        binary_default=bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False,
+    )
+
+
+def select_outputs(
+    entry: ModelEntry, wanted: list[str] | None, outs: Sequence[np.ndarray]
+) -> list[tuple[str, np.ndarray]]:
+    by_name = {s.name: o for s, o in zip(entry.outputs, outs)}
+    if wanted is None:
+        return list(by_name.items())
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise RequestError(
+            f"model {entry.name!r} has no output(s) {', '.join(map(repr, unknown))}; its outputs are "
+            + ", ".join(by_name)
+        )
+    return [(n, by_name[n]) for n in wanted]
+
+
+def encode_rest(entry: ModelEntry, req: V2Request, outs: Sequence[np.ndarray]) -> tuple[bytes, int | None]:
+    """The response body, and the JSON header's length when binary outputs follow it."""
+    tensors = []
+    blobs: list[bytes] = []
+    for name, arr in select_outputs(entry, req.outputs, outs):
+        t: dict[str, Any] = {"name": name, "datatype": datatype_of(arr.dtype), "shape": list(arr.shape)}
+        if req.binary.get(name, req.binary_default):
+            raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+            t["parameters"] = {"binary_data_size": len(raw)}
+            blobs.append(raw)
+        else:
+            t["data"] = arr.reshape(-1).tolist()
+        tensors.append(t)
+    head = json.dumps(
+        {"model_name": entry.name, "model_version": str(entry.version), "id": req.id, "outputs": tensors},
+        separators=(",", ":"),
+    ).encode()
+    if not blobs:
+        return head, None
+    return b"".join([head, *blobs]), len(head)

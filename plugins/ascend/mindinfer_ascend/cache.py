@@ -1,0 +1,103 @@
+"""The ``.om`` cache: ATC runs once per (ONNX graph, CANN version, SoC, options).
+
+An entry is ``<key>.om`` plus ``<key>.json`` recording the key's parts and the ``.om``'s SHA-256.
+Both are written to a temporary file in the same folder and renamed into place (atomic on POSIX), the
+``.json`` last, so a reader never sees a half-written entry. An entry whose ``.om`` is missing or whose
+hash does not match is deleted and rebuilt; so is one that ACL refuses to load (the backend evicts it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CACHE_ENV", "OmCache", "default_dir", "make_key"]
+
+#: Overrides the cache folder (default ``~/.cache/mindinfer/ascend``).
+CACHE_ENV = "MINDINFER_ASCEND_CACHE"
+
+
+def default_dir() -> Path:
+    text = os.environ.get(CACHE_ENV)
+    return Path(text) if text else Path.home() / ".cache" / "mindinfer" / "ascend"
+
+
+def make_key(onnx_bytes: bytes, cann_version: str, soc: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The cache key (a hex digest) and the parts it digests."""
+    parts = {
+        "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+        "cann": cann_version,
+        "soc": soc,
+        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(options.items())},
+    }
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+    return key, parts
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OmCache:
+    """A folder of compiled models."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_dir()
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        return self.root / f"{key}.om", self.root / f"{key}.json"
+
+    def get(self, key: str) -> Path | None:
+        """The entry's ``.om`` if it is whole; a broken entry is deleted (so it gets rebuilt)."""
+        om, meta = self.paths(key)
+        if not meta.is_file():
+            return None
+        try:
+            recorded = json.loads(meta.read_text())["om_sha256"]
+            if om.is_file() and _sha256(om) == recorded:
+                return om
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        self.evict(key)
+        return None
+
+    def put(self, key: str, built: Path, parts: Mapping[str, Any]) -> Path:
+        """Copy ``built`` into the cache atomically; returns the cached path."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        om, meta = self.paths(key)
+        _atomic_write(om, built.read_bytes())
+        record = {**parts, "om_sha256": _sha256(om), "om_bytes": om.stat().st_size}
+        _atomic_write(meta, json.dumps(record, indent=1, sort_keys=True).encode())
+        return om
+
+    def evict(self, key: str) -> None:
+        for path in self.paths(key)[::-1]:  # the .json first: without it the entry does not exist
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,74 @@
+"""``.om`` files open directly: Session("net.om", target="ascend") through the open_model hook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mindinfer
+import numpy as np
+import pytest
+from ascend_sim import Sim, assert_close, case
+from mindinfer.errors import InvalidOptionError
+from mindinfer_ascend._acl import AclError
+
+
+def _compiled(sim: Sim, name: str) -> Path:
+    mindinfer.Session(case(name)[0], target="ascend", plugins=sim.registry).close()
+    (om,) = sim.om_files()
+    return om
+
+
+def test_an_om_file_runs_directly_with_its_gears(sim: Sim) -> None:
+    om = _compiled(sim, "small_cnn_dynamic_batch")
+    _, (x,), (want,) = case("small_cnn_dynamic_batch")
+    with mindinfer.Session(om, target="ascend", plugins=sim.registry) as sess:
+        assert sess.placement.plugin == "ascend"
+        assert [(s.shape, s.dtype) for s in sess.inputs] == [((-1, 3, 32, 32), "float32")]
+        assert sess.model.details["gears"] == [1, 2, 4, 8, 16, 32]  # type: ignore[union-attr]
+        rows = [1, 0, 1]
+        assert_close(sess.run([x[rows]]), [want[rows]])
+
+
+def test_an_om_file_with_several_inputs_and_outputs(sim: Sim) -> None:
+    om = _compiled(sim, "two_in_two_out")
+    _, ins, want = case("two_in_two_out")
+    with mindinfer.Session(str(om), target="ascend", plugins=sim.registry) as sess:
+        assert len(sess.inputs) == 2 and len(sess.outputs) == 2
+        assert_close(sess.run(ins), want)
+
+
+def test_compile_options_do_not_apply_to_an_om(sim: Sim) -> None:
+    om = _compiled(sim, "lenet5")
+    with pytest.raises(InvalidOptionError, match="already compiled .om"):
+        mindinfer.Session(om, target="ascend", options={"precision": "force_fp16"}, plugins=sim.registry)
+
+
+def test_an_om_for_another_chip_is_refused_by_acl(sim: Sim) -> None:
+    sim.reset(soc="Ascend310P3")
+    om = _compiled(sim, "lenet5")
+    sim.reset(soc="Ascend910B3")
+    with pytest.raises(AclError, match=r"acl.mdl.load_from_file returned 507008 .*compiled for Ascend310P3"):
+        mindinfer.Session(om, target="ascend", plugins=sim.registry)
+
+
+def test_a_file_that_is_not_an_offline_model(sim: Sim, tmp_path: Path) -> None:
+    bad = tmp_path / "net.om"
+    bad.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
+    with pytest.raises(AclError, match="100012"):
+        mindinfer.Session(bad, target="ascend", plugins=sim.registry)
+
+
+def test_an_onnx_file_goes_straight_to_atc(sim: Sim, tmp_path: Path) -> None:
+    from mindinfer_onnx import convert_file
+
+    onnx_path = convert_file(case("small_cnn_dynamic_batch")[0], tmp_path / "cnn.onnx", 13)
+    registry = sim.registry
+    from mindinfer_onnx import plugin as onnx_plugin
+
+    registry.register(onnx_plugin, name="onnx")  # it opens .onnx files (open_model)
+    _, (x,), (want,) = case("small_cnn_dynamic_batch")
+    with mindinfer.Session(onnx_path, target="ascend", options={"batch_sizes": [1, 4]}, plugins=registry) as sess:
+        assert sess.placement.plugin == "ascend"
+        assert_close(sess.run([x[[0, 1, 1]]]), [want[[0, 1, 1]]])
+    (om,) = sim.om_files()
+    assert om.with_suffix(".json").is_file()
