@@ -17,6 +17,8 @@ Writes `tests/data/checkpoints/` (a few tens of KB):
   `partial.ckpt` (two parameters missing), `sliced.ckpt` (MindSpore's writer with its slice limit lowered to
   1 KB: parameters in consecutive slices, as it writes those over 512 MB). `expected_<name>.npy` = MindSpore's output of the network built
   with weights A, after `load_param_into_net(net, load_checkpoint(file))` (strict_load=False for partial).
+* `branch.mindir`: a network with an `if` over its weights (function graphs), `branch_weights.ckpt`, and
+  MindSpore's outputs with and without it (`expected_branch*.npy`).
 * Bad variants (`bad/`): truncated and tampered copies of each encrypted file and each checkpoint, a
   checkpoint of a wider network (shape mismatch), a checkpoint with CRC of tampered content.
 
@@ -77,6 +79,25 @@ class Backbone(nn.Cell):
 
     def construct(self, x):
         return self.backbone(x)
+
+
+class BranchNet(nn.Cell):
+    """Control flow over parameters: the branch taken depends on the input, both read weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, pad_mode="same", has_bias=True)
+        self.bn = nn.BatchNorm2d(4)
+        self.up = nn.Dense(4, 5)
+        self.down = nn.Dense(4, 5)
+
+    def construct(self, x):
+        y = self.bn(self.conv(x)).mean(axis=(2, 3))
+        if y.sum() > 0:
+            out = self.up(y)
+        else:
+            out = self.down(y) * 2.0
+        return out
 
 
 def randomize(net: nn.Cell, seed: int) -> None:
@@ -199,6 +220,23 @@ def main() -> int:
     ms.save_checkpoint(train, os.path.join(OUT, "train.ckpt"))
     wide = Net(classes=7)
     ms.save_checkpoint(wide, os.path.join(OUT, "bad", "wide.ckpt"))
+
+    # Control flow: the checkpoint's weights must reach the branches (function graphs) too.
+    cf_a, cf_b = BranchNet(), BranchNet()
+    randomize(cf_a, 4)
+    randomize(cf_b, 5)
+    cf_a.set_train(False)
+    ms.export(cf_a, ms.Tensor(x), file_name=os.path.join(OUT, "branch"), file_format="MINDIR")
+    ms.save_checkpoint(cf_b, os.path.join(OUT, "branch_weights.ckpt"))
+    fresh = BranchNet()
+    randomize(fresh, 4)
+    fresh.set_train(False)
+    not_loaded, _ = ms.load_param_into_net(fresh, ms.load_checkpoint(os.path.join(OUT, "branch_weights.ckpt")))
+    assert not not_loaded, not_loaded
+    save("expected_branch.npy", run(fresh, x))
+    save("expected_branch_mindir.npy", run_file(os.path.join(OUT, "branch.mindir"), x))
+    cases["branch"] = {"model": "branch.mindir", "checkpoint": "branch_weights.ckpt", "strict": True}
+    cases["branch_mindir"] = {"model": "branch.mindir"}
 
     for name, file, strict in [
         ("ckpt", "weights.ckpt", True),

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .cases import Case, Requirements, discover
     from .compare import Comparison, Tolerance, compare, tolerance_for
+    from .config import SuiteConfig
     from .report import Matrix, to_json, to_markdown, to_text
     from .results import CaseResult, SuiteResult, Summary
-    from .runner import SuiteConfig, run_all, run_case, run_suite
+    from .runner import run_all, run_case, run_suite
 
 # Names are imported on first use: pytest imports this package (for the pytest11 plugin) in every
 # run of any project where it is installed, and that must stay cheap and must not import mindinfer.
@@ -27,7 +28,8 @@ _WHERE = {
     **dict.fromkeys(("Comparison", "Tolerance", "compare", "tolerance_for"), "compare"),
     **dict.fromkeys(("Matrix", "to_json", "to_markdown", "to_text"), "report"),
     **dict.fromkeys(("CaseResult", "SuiteResult", "Summary"), "results"),
-    **dict.fromkeys(("SuiteConfig", "run_all", "run_case", "run_suite"), "runner"),
+    "SuiteConfig": "config",
+    **dict.fromkeys(("run_all", "run_case", "run_suite"), "runner"),
 }
 
 

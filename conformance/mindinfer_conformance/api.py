@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,8 @@ from mindinfer.ir import Graph, Model, Node, Ref, TensorSpec
 
 from .cases import Case
 from .compare import compare_outputs
+from .config import SuiteConfig, close_quietly, describe_error, device_json, tolerance_of
 from .results import FAILED, PASSED, UNSUPPORTED, CaseResult
-from .runner import SuiteConfig, _error, _tolerance, close_quietly
 from .target import BackendUnderTest, target_of
 
 __all__ = ["API_CHECKS", "NO_SUCH_PRIMITIVE", "find_probe", "run_api_tier", "unsupported_model"]
@@ -69,7 +68,7 @@ def find_probe(but: BackendUnderTest, cases: Sequence[Case]) -> Case | None:
     return min(candidates, key=lambda kc: kc[0])[1] if candidates else None
 
 
-class _Api:
+class ApiChecks:
     def __init__(self, but: BackendUnderTest, cases: Sequence[Case], config: SuiteConfig, devices: list[Any]) -> None:
         self.but, self.cases, self.config, self.devices = but, cases, config, devices
         self.backend = but.backend
@@ -90,13 +89,13 @@ class _Api:
         try:
             return self.backend.compile(case.load_model(), self.but.device, self.config.compile_options()), case
         except Exception as exc:
-            raise _Fail(f"compiling the probe case {case.id} raised {_error(exc)}") from exc
+            raise _Fail(f"compiling the probe case {case.id} raised {describe_error(exc)}") from exc
 
     def run(self, exe: Any, inputs: list[np.ndarray], what: str) -> list[np.ndarray]:
         try:
             return list(exe.run(inputs))
         except Exception as exc:
-            raise _Fail(f"{what} raised {_error(exc)}") from exc
+            raise _Fail(f"{what} raised {describe_error(exc)}") from exc
 
     # -- checks ----------------------------------------------------------------------------
     def declaration(self) -> str:
@@ -127,8 +126,8 @@ class _Api:
         try:
             devices = list(self.backend.devices())
         except Exception as exc:
-            raise _Fail(f"devices() raised {_error(exc)}") from exc
-        self.devices.extend(_device_json(d) for d in devices if isinstance(d, Device))
+            raise _Fail(f"devices() raised {describe_error(exc)}") from exc
+        self.devices.extend(device_json(d) for d in devices if isinstance(d, Device))
         if not devices:
             raise _Fail("devices() returned no device; report unusable ones with usable=False and a reason")
         problems = [f"{d!r} is not a mindinfer.Device" for d in devices if not isinstance(d, Device)]
@@ -156,7 +155,7 @@ class _Api:
         if not_arrays:
             raise _Fail(f"run returned non-array output(s) {not_arrays} for {case.id}; return numpy arrays")
         expected = case.expected()
-        tols = [_tolerance(case, i, e, self.config.precision) for i, e in enumerate(expected)]
+        tols = [tolerance_of(case, i, e, self.config.precision) for i, e in enumerate(expected)]
         bad = [c for c in compare_outputs(outs, expected, tols) if not c.ok]
         if bad:
             raise _Fail(f"probe case {case.id}: " + "; ".join(c.message for c in bad))
@@ -201,7 +200,7 @@ class _Api:
                         if d:
                             diffs.append(f"thread {k}: {d}")
                 except Exception as exc:  # noqa: BLE001
-                    errors.append(f"thread {k}: {_error(exc)}")
+                    errors.append(f"thread {k}: {describe_error(exc)}")
 
             pool = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(THREADS)]
             for t in pool:
@@ -230,7 +229,7 @@ class _Api:
                 except InvalidInputError:
                     pass
                 except Exception as exc:  # noqa: BLE001
-                    problems.append(f"executable.run with {label} raised {_error(exc)}, not InvalidInputError")
+                    problems.append(f"executable.run with {label} raised {describe_error(exc)}, not InvalidInputError")
         finally:
             exe.close()
         problems += self._session_refusals(case, inputs)
@@ -249,7 +248,7 @@ class _Api:
                 options=self.config.compile_options(),
             )
         except Exception as exc:  # noqa: BLE001
-            return [f"Session(target={target_of(self.backend)!r}) raised {_error(exc)}"]
+            return [f"Session(target={target_of(self.backend)!r}) raised {describe_error(exc)}"]
         problems = []
         x = inputs[0]
         wrong_dtype = x.astype(np.float64 if x.dtype != np.float64 else np.float32)
@@ -271,7 +270,7 @@ class _Api:
                 except InvalidInputError:
                     pass
                 except Exception as exc:  # noqa: BLE001
-                    problems.append(f"Session.run with {label} raised {_error(exc)}, not InvalidInputError")
+                    problems.append(f"Session.run with {label} raised {describe_error(exc)}, not InvalidInputError")
         finally:
             sess.close()
         return problems
@@ -287,7 +286,7 @@ class _Api:
             return f"UnsupportedOpError: {exc}"
         except Exception as exc:
             raise _Fail(
-                f"compiling a graph with primitive {NO_SUCH_PRIMITIVE!r} raised {_error(exc)}, not UnsupportedOpError"
+                f"compiling a graph with primitive {NO_SUCH_PRIMITIVE!r} raised {describe_error(exc)}, not UnsupportedOpError"
             ) from exc
         close_quietly(exe)
         raise _Fail(
@@ -314,7 +313,7 @@ class _Api:
                     problems.append(f"{case.id}: every primitive is declared, yet compile raised: {exc}")
                 continue
             except Exception as exc:  # noqa: BLE001
-                problems.append(f"{case.id}: compile raised {_error(exc)}")
+                problems.append(f"{case.id}: compile raised {describe_error(exc)}")
                 continue
             close_quietly(exe)
             if should_refuse:
@@ -330,11 +329,11 @@ class _Api:
         try:
             exe.close()
         except Exception as exc:
-            raise _Fail(f"close() raised {_error(exc)}") from exc
+            raise _Fail(f"close() raised {describe_error(exc)}") from exc
         try:
             exe.close()
         except Exception as exc:
-            raise _Fail(f"a second close() raised {_error(exc)}; close must be idempotent") from exc
+            raise _Fail(f"a second close() raised {describe_error(exc)}; close must be idempotent") from exc
         if getattr(exe, "closed", True) is not True:
             raise _Fail("the executable's `closed` is not True after close()")
         try:
@@ -342,21 +341,21 @@ class _Api:
         except MindInferError:
             return f"probe case {case.id}"
         except Exception as exc:
-            raise _Fail(f"running a closed executable raised {_error(exc)}, not a MindInferError") from exc
+            raise _Fail(f"running a closed executable raised {describe_error(exc)}, not a MindInferError") from exc
         raise _Fail("a closed executable ran; it must raise a MindInferError")
 
 
 #: ``(check id, method)`` in the order they run.
-API_CHECKS: tuple[tuple[str, Callable[[_Api], str]], ...] = (
-    ("declaration", _Api.declaration),
-    ("devices", _Api.devices_probed),
-    ("compile_run", _Api.compile_run),
-    ("run_twice", _Api.run_twice),
-    ("threads", _Api.threads),
-    ("invalid_inputs", _Api.invalid_inputs),
-    ("unsupported_op", _Api.unsupported_op),
-    ("capabilities", _Api.capabilities),
-    ("close", _Api.close),
+API_CHECKS: tuple[tuple[str, Callable[[ApiChecks], str]], ...] = (
+    ("declaration", ApiChecks.declaration),
+    ("devices", ApiChecks.devices_probed),
+    ("compile_run", ApiChecks.compile_run),
+    ("run_twice", ApiChecks.run_twice),
+    ("threads", ApiChecks.threads),
+    ("invalid_inputs", ApiChecks.invalid_inputs),
+    ("unsupported_op", ApiChecks.unsupported_op),
+    ("capabilities", ApiChecks.capabilities),
+    ("close", ApiChecks.close),
 )
 
 
@@ -364,12 +363,12 @@ def run_api_tier(
     but: BackendUnderTest, cases: Sequence[Case], config: SuiteConfig, devices: list[Any] | None = None
 ) -> Iterator[CaseResult]:
     """Every api check, in order; ``devices`` receives the probed devices for the report."""
-    api = _Api(but, cases, config, devices if devices is not None else [])
+    api = ApiChecks(but, cases, config, devices if devices is not None else [])
     for name, check in API_CHECKS:
         yield run_api_check(api, name, check)
 
 
-def run_api_check(api: _Api, name: str, check: Callable[[_Api], str]) -> CaseResult:
+def run_api_check(api: ApiChecks, name: str, check: Callable[[ApiChecks], str]) -> CaseResult:
     cid = f"api/{name}"
     try:
         return CaseResult(cid, "api", PASSED, check(api))
@@ -378,18 +377,12 @@ def run_api_check(api: _Api, name: str, check: Callable[[_Api], str]) -> CaseRes
     except _Fail as exc:
         return CaseResult(cid, "api", FAILED, str(exc))
     except Exception as exc:  # noqa: BLE001 -- tripping over the unexpected is still failing the check
-        return CaseResult(cid, "api", FAILED, f"unexpected {_error(exc)}")
+        return CaseResult(cid, "api", FAILED, f"unexpected {describe_error(exc)}")
 
 
-def make_api(but: BackendUnderTest, cases: Sequence[Case], config: SuiteConfig) -> _Api:
+def make_api(but: BackendUnderTest, cases: Sequence[Case], config: SuiteConfig) -> ApiChecks:
     """The api checker, for running checks one by one (the pytest plugin)."""
-    return _Api(but, cases, config, [])
-
-
-def _device_json(d: Device) -> dict[str, Any]:
-    data = asdict(d)
-    data["details"] = {k: str(v) for k, v in dict(d.details).items()}
-    return data
+    return ApiChecks(but, cases, config, [])
 
 
 def _first_difference(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> str:

@@ -46,7 +46,7 @@ class ConformanceSession:
     def __init__(self, config: pytest.Config) -> None:
         from .cases import discover
         from .cli import parse_coverage, parse_option
-        from .runner import SuiteConfig
+        from .config import SuiteConfig
 
         self.target: str | None = config.getoption("--mindinfer-target")
         self.suite_config = SuiteConfig(
@@ -77,10 +77,10 @@ class ConformanceSession:
         return self._but
 
     def run_api_check(self, name: str) -> Any:
-        from .api import API_CHECKS, _Api, run_api_check
+        from .api import API_CHECKS, ApiChecks, run_api_check
 
         if self._api is None:
-            self._api = _Api(self.backend_under_test(), self.cases, self.suite_config, self.devices)
+            self._api = ApiChecks(self.backend_under_test(), self.cases, self.suite_config, self.devices)
         check = dict(API_CHECKS)[name]
         return self._record(run_api_check(self._api, name, check))
 
@@ -94,10 +94,10 @@ class ConformanceSession:
         return result
 
     def suite_result(self) -> Any:
+        from .config import environment
         from .results import SuiteResult
-        from .runner import _environment
 
-        env = _environment(self._but) if self._but is not None else {}
+        env = environment(self._but) if self._but is not None else {}
         return SuiteResult(
             target=str(self.target),
             backend=self._but.name if self._but is not None else "?",

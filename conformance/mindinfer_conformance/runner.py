@@ -9,19 +9,17 @@ backend's device and each output compared with MindSpore's -> *passed* or *faile
 from __future__ import annotations
 
 import contextlib
-import platform
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from mindinfer._plugins import PluginRegistry, get_registry
 from mindinfer.backend import Capabilities
 from mindinfer.errors import BackendUnavailableError, MindInferError, UnsupportedOpError
 
-from .cases import TIERS, Case, Requirements, discover, parse_tiers
-from .compare import PRECISIONS, Tolerance, compare_outputs, network_tolerance, tolerance_for
+from .api import run_api_tier
+from .cases import TIERS, Case, Requirements, discover
+from .compare import compare_outputs
+from .config import SuiteConfig, close_quietly, describe_error, device_json, environment, tolerance_of
 from .results import FAILED, PASSED, UNSUPPORTED, CaseResult, SuiteResult
 from .target import BackendUnderTest, installed_backends, resolve_target, target_of
 
@@ -33,45 +31,9 @@ __all__ = ["SuiteConfig", "missing_capabilities", "run_all", "run_case", "run_su
 Progress = Callable[[CaseResult], None]
 
 
-@dataclass
-class SuiteConfig:
-    """How to run: which tiers, the coverage floor, the tolerance policy's precision mode, and the
-    options passed to the backend's ``compile`` (e.g. the backend's own switch to fp16)."""
-
-    tiers: tuple[str, ...] = TIERS
-    min_coverage: float = 0.0
-    precision: str = "fp32"
-    options: dict[str, Any] = field(default_factory=dict)
-    cases_root: Path | None = None
-    #: Keep only cases whose id contains this text.
-    select: str | None = None
-
-    def __post_init__(self) -> None:
-        self.tiers = parse_tiers(self.tiers)
-        if self.precision not in PRECISIONS:
-            raise MindInferError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
-        if not 0.0 <= self.min_coverage <= 1.0:
-            raise MindInferError(f"min coverage must be a fraction between 0 and 1, got {self.min_coverage}")
-
-    def compile_options(self) -> dict[str, Any]:
-        # ``precision`` only sets the tolerance policy: how a backend is put into a reduced
-        # precision is its own option (backends refuse options they do not know).
-        return dict(self.options)
-
-
 def missing_capabilities(req: Requirements, caps: Capabilities) -> list[str]:
     """What ``req`` needs that ``caps`` does not declare, as ``"primitive Erf"``-style phrases (core's check)."""
     return [str(gap) for gap in caps.missing(req.for_core())]
-
-
-def close_quietly(exe: Any) -> None:
-    """Close after a check whose subject is not ``close()`` (the api tier checks close itself)."""
-    with contextlib.suppress(Exception):
-        exe.close()
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def run_case(but: BackendUnderTest, case: Case, config: SuiteConfig | None = None) -> CaseResult:
@@ -98,14 +60,14 @@ def run_case(but: BackendUnderTest, case: Case, config: SuiteConfig | None = Non
     except UnsupportedOpError as exc:
         return failed(f"the backend declares every capability this case needs, yet compile refused it: {exc}")
     except Exception as exc:  # noqa: BLE001 -- whatever a backend raises is its failure, reported
-        return failed(f"compile raised {_error(exc)}")
+        return failed(f"compile raised {describe_error(exc)}")
     try:
         try:
             outputs = list(exe.run(case.inputs()))
         except Exception as exc:  # noqa: BLE001 -- whatever a backend raises is its failure, reported
-            return failed(f"run raised {_error(exc)}")
+            return failed(f"run raised {describe_error(exc)}")
         expected = case.expected()
-        tols = [_tolerance(case, i, e, config.precision) for i, e in enumerate(expected)]
+        tols = [tolerance_of(case, i, e, config.precision) for i, e in enumerate(expected)]
         comparisons = compare_outputs(outputs, expected, tols)
     finally:
         close_quietly(exe)
@@ -114,13 +76,6 @@ def run_case(but: BackendUnderTest, case: Case, config: SuiteConfig | None = Non
         culprit = f" (primitives: {', '.join(prims)})" if prims else ""
         return failed("; ".join(c.message for c in bad) + culprit, comparisons)
     return CaseResult(case.id, case.tier, PASSED, "", prims, (), comparisons)
-
-
-def _tolerance(case: Case, index: int, expected: np.ndarray, precision: str) -> Tolerance:
-    if case.criterion == "network" and precision == "fp32":
-        return network_tolerance(expected.dtype)
-    rtol, atol = case.tolerance(index)
-    return tolerance_for(expected.dtype, rtol, atol, precision, case.cosine_min)
 
 
 def run_suite(
@@ -135,7 +90,6 @@ def run_suite(
 
     ``cases`` replaces the bundled op/model cases (tests, a vendor's own extra cases).
     """
-    from .api import run_api_tier  # api imports this module
 
     config = config or SuiteConfig()
     but = target if isinstance(target, BackendUnderTest) else resolve_target(target, registry)
@@ -158,10 +112,8 @@ def run_suite(
         if case.tier in data_tiers:
             record(run_case(but, case, config))
     if not devices:  # the api tier did not run: still say what the backend reports
-        from .api import _device_json
-
         with contextlib.suppress(Exception):
-            devices = [_device_json(d) for d in but.backend.devices()]
+            devices = [device_json(d) for d in but.backend.devices()]
     return SuiteResult(
         target=but.target,
         backend=but.name,
@@ -169,7 +121,7 @@ def run_suite(
         results=results,
         min_coverage=config.min_coverage,
         precision=config.precision,
-        environment=_environment(but),
+        environment=environment(but),
         devices=devices,
     )
 
@@ -204,8 +156,3 @@ def run_all(
             announce(backend.name)
         matrix.results.append(run_suite(but, config, cases=case_list, progress=progress))
     return matrix
-
-
-def _environment(but: BackendUnderTest) -> dict[str, Any]:
-    info: Mapping[str, Any] = but.describe()
-    return {**info, "python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()}

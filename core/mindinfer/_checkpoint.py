@@ -35,7 +35,7 @@ from google.protobuf.message import DecodeError
 from ._proto import checkpoint_pb2
 from ._tensors import open_file
 from .errors import MindIRError
-from .ir import Model, Parameter
+from .ir import Graph, Model, Parameter
 
 __all__ = ["CheckpointReport", "CheckpointWarning", "apply_checkpoint", "read_checkpoint"]
 
@@ -119,7 +119,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.nda
         except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
             raise MindIRError(f"{p}: the checkpoint file is empty or cannot be mapped") from None
     widened: set[str] = set()
-    if p.suffix.lower() == ".safetensors" or buf[8:9] == b"{":
+    # A .ckpt starts with its first entry (field 1, 0x0A); safetensors with a length, then its JSON header.
+    if p.suffix.lower() == ".safetensors" or (buf[:1] != b"\n" and buf[8:9] == b"{"):
         return "safetensors", _read_safetensors(p, buf, widened), widened
     return "ckpt", _read_ckpt(p, buf, widened), widened
 
@@ -201,6 +202,7 @@ def _read_safetensors(p: Path, buf: mmap.mmap, widened: set[str]) -> dict[str, n
     meta = header.pop("__metadata__", None) or {}
     base, size = 8 + n, len(buf) - 8 - n
     out: dict[str, np.ndarray] = {}
+    spans: dict[str, tuple[int, int]] = {}
     for name, info in header.items():
         where = f"{p}: tensor '{name}'"
         try:
@@ -215,21 +217,25 @@ def _read_safetensors(p: Path, buf: mmap.mmap, widened: set[str]) -> dict[str, n
             raise MindIRError(
                 f"{where}: data_offsets [{begin}, {end}] fall outside the {size} data bytes; the file is truncated"
             )
+        spans[name] = (base + begin, base + end)
         out[name] = _array(buf, (base + begin, end - begin), _ST_DTYPES[dtype], shape, where)
         if dtype == "BF16":
             widened.add(name)
     crc = meta.get("crc_num") if isinstance(meta, dict) else None
     if crc is not None:
-        _check_safetensors_crc(p, out, crc)
+        _check_safetensors_crc(p, buf, spans, crc)
     return out
 
 
-def _check_safetensors_crc(p: Path, tensors: Mapping[str, np.ndarray], stored: str) -> None:
-    # MindSpore: crc32 over (name, tensor bytes) for every tensor in sorted name order.
+def _check_safetensors_crc(p: Path, buf: mmap.mmap, spans: Mapping[str, tuple[int, int]], stored: str) -> None:
+    # MindSpore: crc32 over (name, stored tensor bytes) for every tensor in sorted name order.
     crc = 0
-    for name in sorted(tensors):
+    view = memoryview(buf)
+    for name in sorted(spans):
+        begin, end = spans[name]
         crc = zlib.crc32(name.encode("utf-8"), crc)
-        crc = zlib.crc32(tensors[name].tobytes(), crc)
+        crc = zlib.crc32(view[begin:end], crc)
+    view.release()
     if str(crc) != str(stored):
         raise MindIRError(
             f"{p}: CRC-32 check failed (metadata says {stored}, the tensors give {crc}); "
@@ -284,7 +290,10 @@ def apply_checkpoint(
     """
     fmt, entries, widened = read_checkpoint(path)
     file_params = file_params or {}
-    owners = {name: g for g in model.graphs for name in g.params}
+    owners: dict[str, list[Graph]] = {}  # a name may be a parameter of several graphs: all take the value
+    for g in model.graphs:
+        for name in g.params:
+            owners.setdefault(name, []).append(g)
     mapping, prefix = _match(list(owners), entries)
     pruned = set(file_params) - set(owners)
     pruned_map, _ = _match(sorted(pruned), entries, prefix)
@@ -299,8 +308,7 @@ def apply_checkpoint(
         )
     new_params: dict[str, dict[str, Parameter]] = {g.name: dict(g.params) for g in model.graphs}
     for name, entry in mapping.items():
-        graph = owners[name]
-        old, arr = graph.params[name], entries[entry]
+        old, arr = owners[name][0].params[name], entries[entry]
         if arr.dtype == object:
             raise MindIRError(f"{path}: entry '{entry}' is not a tensor, but parameter '{name}' needs one")
         if old.spec.shape != tuple(arr.shape):
@@ -315,7 +323,8 @@ def apply_checkpoint(
                 f"{path}: parameter '{name}' is {ours} in the MindIR but {theirs} in the checkpoint "
                 f"(entry '{entry}'); convert the checkpoint or export the MindIR with the same dtype"
             )
-        new_params[graph.name][name] = Parameter(old.spec, arr)
+        for graph in owners[name]:
+            new_params[graph.name][name] = Parameter(old.spec, arr)
     report = CheckpointReport(str(path), fmt, tuple(sorted(mapping)), kept if not strict else (), unused, state, prefix)
     if report.kept or report.unused:
         warnings.warn(f"checkpoint: {report}", CheckpointWarning, stacklevel=3)

@@ -14,8 +14,10 @@ pytest.importorskip("tritonclient.http", reason="needs tritonclient[http,grpc] (
 
 @pytest.fixture(scope="session")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # lenet5 and two_in_two_out have a fixed dimension 0 (2 and 3): served unbatched; dyn has -1.
-    return make_repo(tmp_path_factory.mktemp("repo"), {"dyn": {"max_batch_size": 16}})
+    # lenet5 and two_in_two_out have a fixed dimension 0 (2 and 3): served unbatched; dyn and
+    # mobilenet have -1; mobilenet's batches are padded to the sizes a backend would say it runs.
+    configs = {"dyn": {"max_batch_size": 16}, "mobilenet": {"max_batch_size": 8, "batch_sizes": [4, 8]}}
+    return make_repo(tmp_path_factory.mktemp("repo"), configs, mobilenet=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "conformance" / "mindinfer_conformance" / "cases" / "model"
 MS_CLIENT = ROOT / ".venv" / "ms_serving_client"
+#: mobilenet_v2 exported with a dynamic batch (tools/make_serve_cases.py), MindSpore's outputs beside it
+MOBILENET = ROOT / "tests" / "data" / "serve" / "mobilenet_v2_035_96_dyn"
 
 #: repository name -> stored case (MindSpore's own inputs and outputs beside each model)
 MODELS = {"dyn": "small_cnn_dynamic_batch", "lenet5": "lenet5", "two": "two_in_two_out"}
@@ -45,10 +47,13 @@ def close_to_mindspore(ours: np.ndarray, ms: np.ndarray) -> bool:
     return err <= 1e-4 + 1e-3 * float(np.max(np.abs(ms))) and cos >= 0.99999
 
 
-def make_repo(root: Path, configs: dict[str, dict[str, Any]] | None = None) -> Path:
-    for name, case in MODELS.items():
+def make_repo(root: Path, configs: dict[str, dict[str, Any]] | None = None, mobilenet: bool = False) -> Path:
+    sources = {name: CASES / case for name, case in MODELS.items()}
+    if mobilenet:
+        sources["mobilenet"] = MOBILENET
+    for name, folder in sources.items():
         (root / name / "1").mkdir(parents=True)
-        shutil.copy(CASES / case / "model.mindir", root / name / "1" / "model.mindir")
+        shutil.copy(folder / "model.mindir", root / name / "1" / "model.mindir")
         if configs and name in configs:
             (root / name / "config.json").write_text(json.dumps(configs[name]))
     return root

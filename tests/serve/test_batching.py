@@ -49,10 +49,11 @@ def test_runner_concatenates_and_splits_back() -> None:
 
 def test_runner_pads_to_a_supported_size_and_drops_the_padding() -> None:
     model = Recorder()
-    runner = BatchRunner(model, max_batch_size=16, batch_sizes=[2, 4, 8])
+    runs: list[tuple[int, int]] = []
+    runner = BatchRunner(model, max_batch_size=16, batch_sizes=[2, 4, 8], on_run=lambda n, size: runs.append((n, size)))
     assert runner.max_batch_size == 8  # never more than the backend runs
     results = runner.run([_req([1.0, 2.0, 3.0]), _req([5.0, 6.0])])
-    assert model.sizes == [8]
+    assert model.sizes == [8] and runs == [(5, 8)]
     assert [r[0].shape[0] for r in results if not isinstance(r, BaseException)] == [3, 2]
 
 
@@ -129,3 +130,11 @@ def test_dynamic_batcher_passes_errors_to_each_caller() -> None:
             return list(res)
 
     assert all(isinstance(r, MindInferError) and "backend failed" in str(r) for r in asyncio.run(main()))
+
+
+def test_padding_sizes_from_config_or_the_backends_gears() -> None:
+    from mindinfer.serve.model import padding_sizes
+
+    assert padding_sizes((2, 4), {"batch_sizes": [8]}) == (2, 4)
+    assert padding_sizes(None, {"batch_sizes": [8, 1, 4]}) == (1, 4, 8)  # the ascend plugin's ATC gears
+    assert padding_sizes(None, {"threads": 2}) is None

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
-from serving import Server, case_io, close_to_mindspore
+from serving import CASES, MOBILENET, Server, case_io, close_to_mindspore
 from tritonclient.utils import InferenceServerException
 
 
@@ -238,3 +238,79 @@ def test_metrics_per_model(server: Server) -> None:
     ):
         assert f"{name}{{" in text and 'model="lenet5"' in text, name
     assert 'mindinfer_request_failure_total{model="lenet5",reason="RequestError",version="1"}' in text
+
+
+def test_batched_and_padded_mobilenet_matches_mindspore(server: Server) -> None:
+    # Six single-sample requests and one of three at once: the server batches them (padding each
+    # batch to 4 or 8) and every request gets its own rows of MindSpore's output back.
+    x, y = np.load(MOBILENET / "input_0.npy"), np.load(MOBILENET / "output_0.npy")
+    got: dict[int, Any] = {}
+
+    def one(k: int) -> None:
+        rows = slice(k, k + 1) if k < 6 else slice(0, 3)
+        try:
+            g = tgrpc.InferenceServerClient(server.grpc)
+            inp = tgrpc.InferInput("x", list(x[rows].shape), "FP32")
+            inp.set_data_from_numpy(x[rows])
+            got[k] = (g.infer("mobilenet", [inp]).as_numpy("output"), y[rows])
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            got[k] = (exc, None)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for k in range(7):
+        out, want = got[k]
+        assert isinstance(out, np.ndarray), out
+        assert close_to_mindspore(out, want), k
+    with urllib.request.urlopen(f"http://{server.http}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    # Every backend run was padded to 4 or 8 samples (the batch-size histogram's buckets say so).
+    counts = {
+        line.split('le="')[1].split('"')[0]: float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("mindinfer_batch_size_bucket") and 'model="mobilenet"' in line
+    }
+    assert counts["2.0"] == 0 and counts["8.0"] == counts["+Inf"] > 0
+    assert 'mindinfer_padding_samples_total{model="mobilenet",version="1"}' in text
+
+
+def test_grpc_typed_contents_without_raw(server: Server) -> None:
+    # KServe clients other than tritonclient may send InferTensorContents instead of raw bytes.
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    (a, b), (o0, o1) = case_io("two_in_two_out")
+    request = service_pb2.ModelInferRequest(model_name="two")
+    for name, arr in (("a", a), ("b", b)):
+        t = request.inputs.add(name=name, datatype="FP32", shape=list(arr.shape))
+        t.contents.fp32_contents.extend(arr.reshape(-1).tolist())
+    with grpc.insecure_channel(server.grpc) as channel:
+        reply = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
+    outs = {
+        o.name: np.frombuffer(raw, np.float32).reshape(o.shape)
+        for o, raw in zip(reply.outputs, reply.raw_output_contents)
+    }
+    assert close_to_mindspore(outs["output_0"], o0) and close_to_mindspore(outs["output_1"], o1)
+
+
+def test_onnx_file_is_served(tmp_path: Any) -> None:
+    # A model repository may hold model.onnx; here, lenet5 converted by the onnx plugin.
+    onnx_convert = pytest.importorskip("mindinfer_onnx.convert", reason="needs the onnx plugin")
+    import mindinfer
+
+    (tmp_path / "lenet" / "1").mkdir(parents=True)
+    onnx_convert.save(
+        onnx_convert.convert(mindinfer.load(CASES / "lenet5" / "model.mindir")), tmp_path / "lenet" / "1" / "model.onnx"
+    )
+    (x,), (y,) = case_io("lenet5")
+    with Server(tmp_path) as srv:
+        client = thttp.InferenceServerClient(srv.http)
+        meta = client.get_model_metadata("lenet")
+        assert meta["platform"] == "mindinfer_onnx"
+        inp = thttp.InferInput(meta["inputs"][0]["name"], list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)
+        result = client.infer("lenet", [inp])
+        assert close_to_mindspore(result.as_numpy(meta["outputs"][0]["name"]), y)

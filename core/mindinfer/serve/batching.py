@@ -50,10 +50,17 @@ class BatchRunner:
     request in it, with the same error.
     """
 
-    def __init__(self, run: RunFn, max_batch_size: int, batch_sizes: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        run: RunFn,
+        max_batch_size: int,
+        batch_sizes: Sequence[int] | None = None,
+        on_run: Callable[[int, int], None] | None = None,
+    ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be >= 1")
         self._run = run
+        self._on_run = on_run  # (samples, padded size) of each backend run
         self.batch_sizes = tuple(sorted(batch_sizes)) if batch_sizes else None
         # A batch never grows past what the backend runs.
         self.max_batch_size = min(max_batch_size, self.batch_sizes[-1]) if self.batch_sizes else max_batch_size
@@ -101,6 +108,8 @@ class BatchRunner:
                 parts.append(np.repeat(parts[-1][-1:], size - total, axis=0))
             inputs.append(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0))
         outs = self._run(inputs)
+        if self._on_run is not None:
+            self._on_run(total, size)
         for j, out in enumerate(outs):
             if out.ndim == 0 or out.shape[0] != size:
                 raise PluginError(

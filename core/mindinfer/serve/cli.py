@@ -60,6 +60,7 @@ def add_serve_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--replicas", type=int, default=1, help="with --ray: replicas per model")
     p.add_argument("--max-replicas", type=int, default=0, help="with --ray: autoscale up to this many (0: fixed)")
     p.add_argument("--ray-address", help="with --ray: the cluster to join (default: start a local one)")
+    p.add_argument("--ray-cpus", type=float, default=1.0, help="with --ray: CPUs Ray reserves per replica")
     p.set_defaults(func=_cmd_serve)
 
 
@@ -108,7 +109,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.ray:
         from .ray_app import RayOptions, run_ray
 
-        return run_ray(repo, config, RayOptions(args.replicas, args.max_replicas, args.ray_address))
+        return run_ray(repo, config, RayOptions(args.replicas, args.max_replicas, args.ray_address, args.ray_cpus))
     from .server import run_server
 
     return run_server(repo, config)

@@ -51,16 +51,31 @@ class Metrics:
             registry=self.registry,
         )
         self.batch_size = Histogram(
-            "mindinfer_batch_size", "Samples per backend run", labels, buckets=_BATCH, registry=self.registry
+            "mindinfer_batch_size",
+            "Batch size of each backend run, padding included",
+            labels,
+            buckets=_BATCH,
+            registry=self.registry,
+        )
+        self.padding = Counter(
+            "mindinfer_padding_samples",
+            "Samples added to batches to reach a size the backend runs",
+            labels,
+            registry=self.registry,
         )
 
     def on_batch(self, model: ModelEntry, stats: BatchStats) -> None:
         key = (model.name, str(model.version))
-        self.batch_size.labels(*key).observe(stats.samples)
         self.compute.labels(*key).observe(stats.compute_seconds)
         q = self.queue.labels(*key)
         for t in stats.queue_seconds:
             q.observe(t)
+
+    def on_run(self, model: ModelEntry, samples: int, padded: int) -> None:
+        key = (model.name, str(model.version))
+        self.batch_size.labels(*key).observe(padded)
+        if padded > samples:
+            self.padding.labels(*key).inc(padded - samples)
 
     def done(self, name: str, version: str, seconds: float, failure: str | None) -> None:
         self.requests.labels(name, version).inc()

@@ -21,7 +21,7 @@ from .batching import BatchRunner, BatchStats, DynamicBatcher
 from .errors import ModelNotReadyError, RequestError, ServeConfigError
 from .repository import ModelVersion, open_session
 
-__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of"]
+__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of", "padding_sizes"]
 
 log = logging.getLogger("mindinfer.serve")
 
@@ -103,6 +103,17 @@ def _renamed(specs: list[TensorSpec], names: tuple[str, ...] | None, what: str, 
     return [dataclasses.replace(s, name=n) for s, n in zip(specs, names)]
 
 
+def padding_sizes(sizes: tuple[int, ...] | None, options: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The batch sizes to pad to: config.json's, else a backend's own ``batch_sizes`` option (the
+    ascend plugin's ATC gears), else any size."""
+    if sizes is not None:
+        return sizes
+    gears = options.get("batch_sizes")
+    if isinstance(gears, (list, tuple)) and gears and all(isinstance(g, int) and g >= 1 for g in gears):
+        return tuple(sorted(set(gears)))
+    return None
+
+
 class ServedModel(ModelEntry):
     """A model version compiled in this process; a failed load leaves it not ready, with the reason."""
 
@@ -112,6 +123,7 @@ class ServedModel(ModelEntry):
         settings: ServeSettings,
         executor: Executor,
         on_batch: Callable[[ModelEntry, BatchStats], None] | None = None,
+        on_run: Callable[[ModelEntry, int, int], None] | None = None,
     ) -> None:
         self.mv = mv
         self.name, self.version = mv.name, mv.version
@@ -121,6 +133,7 @@ class ServedModel(ModelEntry):
         self._settings = settings
         self._executor = executor
         self._on_batch = on_batch
+        self._on_run = on_run
         self._session: Session | None = None
         self._batcher: DynamicBatcher | None = None
         self.error = "loading"
@@ -143,13 +156,17 @@ class ServedModel(ModelEntry):
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else s.max_batch_size
         # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
         if self.batch_dim == -1 and limit > 1:
-            runner = BatchRunner(sess.run, limit, cfg.batch_sizes)
+            runner = BatchRunner(sess.run, limit, padding_sizes(cfg.batch_sizes, cfg.options), self._ran)
             self.max_batch_size = runner.max_batch_size
             wait = cfg.batch_wait_ms if cfg.batch_wait_ms is not None else s.batch_wait_ms
             self._batcher = DynamicBatcher(runner, self._executor, wait, s.workers, self._stats)
         self.error = None
         batching = f"batching up to {self.max_batch_size}" if self._batcher else "not batched"
         log.info("model %s version %s: ready on %s; %s", self.name, self.version, self.placement, batching)
+
+    def _ran(self, samples: int, padded: int) -> None:
+        if self._on_run is not None:
+            self._on_run(self, samples, padded)
 
     def _stats(self, stats: BatchStats) -> None:
         if self._on_batch is not None:
@@ -170,6 +187,7 @@ class ServedModel(ModelEntry):
 
         outs, started, finished = await loop.run_in_executor(self._executor, run)
         samples = arrays[0].shape[0] if arrays and arrays[0].ndim else 1
+        self._ran(samples, samples)
         self._stats(BatchStats(samples, (started - enqueued,), finished - started))
         return outs
 

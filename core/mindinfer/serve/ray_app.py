@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +28,7 @@ from .batching import BatchRunner
 from .errors import ServeConfigError
 from .hub import Hub
 from .metrics import Metrics
-from .model import ModelEntry, ServedModel, ServeSettings, batch_dim_of
+from .model import ModelEntry, ServedModel, ServeSettings, batch_dim_of, padding_sizes
 from .repository import ModelRepository, ModelVersion
 
 __all__ = ["ModelReplica", "RayOptions", "RemoteModel", "build_ray_app", "run_ray"]
@@ -41,7 +43,7 @@ class RayOptions:
     replicas: int = 1
     max_replicas: int = 0
     address: str | None = None
-    num_cpus: float = 1.0
+    num_cpus: float = 1.0  # CPUs Ray reserves for each replica (and for the ingress)
 
     def deployment_options(self, batch: int) -> dict[str, Any]:
         opts: dict[str, Any] = {
@@ -67,9 +69,11 @@ class ModelReplica:
         self.model = ServedModel(mv, settings, self._executor)
         self.model.load()
         self.runner: BatchRunner | None = None
+        self._sizes: list[int] = []
         session = getattr(self.model, "_session", None)
         if self.model.ready and self.model.max_batch_size > 0 and session is not None:
-            self.runner = BatchRunner(session.run, self.model.max_batch_size, mv.config.batch_sizes)
+            sizes = padding_sizes(mv.config.batch_sizes, mv.config.options)
+            self.runner = BatchRunner(session.run, self.model.max_batch_size, sizes)
             wait = mv.config.batch_wait_ms if mv.config.batch_wait_ms is not None else settings.batch_wait_ms
             self._batched.set_max_batch_size(self.runner.max_batch_size)  # type: ignore[attr-defined]
             self._batched.set_batch_wait_timeout_s(wait / 1000.0)  # type: ignore[attr-defined]
@@ -83,8 +87,14 @@ class ModelReplica:
             raise result
         return result  # type: ignore[no-any-return]
 
+    def batch_sizes(self) -> list[int]:
+        """Requests per ``@serve.batch`` call in this replica so far (for monitoring and tests)."""
+        return list(self._sizes)
+
     async def _batched(self, requests: list[list[np.ndarray]]) -> list[Any]:
+        # Wrapped by @serve.batch in build_ray_app, per model (Ray collects the requests).
         assert self.runner is not None
+        self._sizes.append(len(requests))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.runner.run, requests)
 
@@ -111,7 +121,9 @@ class RemoteModel(ModelEntry):
         self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else settings.max_batch_size
         if self.batch_dim == -1 and limit > 1:
-            self.max_batch_size = BatchRunner(lambda a: a, limit, cfg.batch_sizes).max_batch_size
+            self.max_batch_size = BatchRunner(
+                lambda a: a, limit, padding_sizes(cfg.batch_sizes, cfg.options)
+            ).max_batch_size
         self.error = None
 
     async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -163,7 +175,12 @@ def build_ray_app(
         )
         dep: Any = serve.deployment(replica_cls, name=f"{mv.name}-v{mv.version}", **options.deployment_options(batch))
         handles.append(dep.bind(mv, settings))
-    ingress: Any = serve.deployment(serve.ingress()(Ingress), name="ingress", max_ongoing_requests=1000)
+    ingress: Any = serve.deployment(
+        serve.ingress()(Ingress),
+        name="ingress",
+        max_ongoing_requests=1000,
+        ray_actor_options={"num_cpus": options.num_cpus},
+    )
     return ingress.bind(list(repo.versions), settings, token, max_request_bytes, *handles)
 
 
@@ -177,13 +194,25 @@ def run_ray(repo: ModelRepository, config: Any, options: RayOptions) -> int:
     if config.tls() is not None:
         raise ServeConfigError("--tls-cert/--tls-key: Ray's HTTP proxy is set up by Ray; put TLS in front of it")
     ray.init(address=options.address, include_dashboard=False)
-    serve.start(http_options={"host": config.host, "port": config.http_port})
-    app = build_ray_app(repo, options, config.settings, config.auth_token, config.max_request_bytes)
-    serve.run(app, name="mindinfer", route_prefix="/")
-    log.info("serving on Ray: HTTP on http://%s:%s (Ctrl-C stops)", config.host, config.http_port)
+    # SIGTERM as Ctrl-C, so that Serve and a local Ray started here are shut down, not orphaned
+    # (set after ray.init, which installs a handler of its own that aborts the process).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        cpus = float(ray.cluster_resources().get("CPU", 0))
+        most = max(options.replicas, options.max_replicas)
+        need = options.num_cpus * (most * len(repo.versions) + 1)
+        if need > cpus:
+            raise ServeConfigError(
+                f"{len(repo.versions)} model version(s) x {most} replica(s) and the ingress, at {options.num_cpus} "
+                f"CPU each, need {need:g} CPUs; the Ray cluster has {cpus:g}: lower --ray-cpus or --replicas, "
+                "or add nodes"
+            )
+        serve.start(http_options={"host": config.host, "port": config.http_port})
+        app = build_ray_app(repo, options, config.settings, config.auth_token, config.max_request_bytes)
+        serve.run(app, name="mindinfer", route_prefix="/")
+        log.info("serving on Ray: HTTP on http://%s:%s (Ctrl-C stops)", config.host, config.http_port)
         while True:
-            asyncio.run(asyncio.sleep(3600))
+            time.sleep(3600)
     except KeyboardInterrupt:
         log.info("shutting down Ray Serve")
     finally:

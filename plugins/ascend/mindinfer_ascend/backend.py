@@ -36,8 +36,8 @@ OPSETS = (13, 14, 15)
 
 
 def _check_gears(value: Sequence[Any]) -> str | None:
-    if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in value):
-        return "every batch size must be an int >= 1"
+    if not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 2048 for b in value):
+        return "every batch size must be an int from 1 to 2048 (ATC's range)"
     if not 2 <= len(set(value)) <= 100:
         return "ATC's --dynamic_batch_size takes 2 to 100 distinct gears"
     return None
@@ -117,6 +117,7 @@ class AscendBackend(BackendBase):
     ) -> AscendExecutable:
         """ONNX file -> .om (cached) -> loaded; the work shared by MindIR and ``.onnx`` input."""
         batched = _batched_inputs(inputs)
+        known = [(s.name, b) for s, b in zip(inputs, batched)]
         gears = tuple(sorted(set(options["batch_sizes"]))) if any(batched) else ()
         mode = precision.choose(options["precision"], device.chip)
         soc = str(device.details.get("soc_version") or device.chip)
@@ -134,7 +135,7 @@ class AscendBackend(BackendBase):
         loaded = None
         if cache is not None and om is not None:
             try:
-                loaded = AclModel(str(om), device.index, batched)
+                loaded = AclModel(str(om), device.index, known)
             except AclError as exc:
                 if exc.call != "acl.mdl.load_from_file":
                     raise
@@ -152,7 +153,7 @@ class AscendBackend(BackendBase):
                 om = self._build(job, float(options["atc_timeout"]), where)
                 if cache is not None:
                     om = cache.put(key, om, parts)
-                loaded = AclModel(str(om), device.index, batched)
+                loaded = AclModel(str(om), device.index, known)
         info = {"om": str(om), "precision_mode": mode, "gears": list(loaded.gears), "soc_version": soc}
         return AscendExecutable(loaded, [s.dtype for s in outputs], info)
 
@@ -234,7 +235,7 @@ def describe_om(path: str) -> ForeignModel:
         )
     model = AclModel(path, found[0].index)
     try:
-        inputs = [TensorSpec(t.name, t.dims, str(t.dtype)) for t in model.inputs]
+        inputs = [TensorSpec(t.name, (-1, *t.dims[1:]) if t.batched else t.dims, str(t.dtype)) for t in model.inputs]
         outputs = [TensorSpec(t.name, t.dims, str(t.dtype)) for t in model.outputs]
         gears = list(model.gears)
     finally:

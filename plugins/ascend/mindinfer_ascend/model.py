@@ -76,7 +76,9 @@ class TensorInfo:
 class AclModel:
     """A loaded ``.om``: its description, device buffers and datasets; ``close()`` frees them all."""
 
-    def __init__(self, path: str, device_id: int, batched_inputs: Sequence[bool] | None = None) -> None:
+    def __init__(self, path: str, device_id: int, known_inputs: Sequence[tuple[str, bool]] | None = None) -> None:
+        """Load ``path`` on ``device_id``. ``known_inputs`` are ``(name, batched)`` in the order ``run``
+        receives arrays (the compiled graph's inputs), when the caller knows them."""
         self.path = path
         self._lock = threading.Lock()
         self._closed = False
@@ -90,14 +92,14 @@ class AclModel:
         self._host_ptrs: list[int] = []
         self._datasets: list[int] = []
         try:
-            self._load(batched_inputs)
+            self._load(known_inputs)
         except BaseException:
             self._release()
             raise
         self._rt.track(self)
 
     # -- loading ---------------------------------------------------------------------------------
-    def _load(self, batched_inputs: Sequence[bool] | None) -> None:
+    def _load(self, known_inputs: Sequence[tuple[str, bool]] | None) -> None:
         acl, where = self._acl, f"for {self.path}"
         self._ctx.make_current()
         # On a board whose CPU runs this program (Atlas 200 DK-style, ACL_DEVICE) every buffer is device
@@ -120,10 +122,13 @@ class AclModel:
         n_in = int(acl.mdl.get_num_inputs(self.desc))
         data_idx = [i for i in range(n_in) if i != self.mbatch_index]
         self.inputs = [self._tensor(i, "input") for i in data_idx]
-        if batched_inputs is not None:
+        if known_inputs is not None:
+            self.inputs = self._align(known_inputs)
+        elif self.gears and not any(t.batched for t in self.inputs):
+            # A description giving the largest gear instead of -1 for the batch (get_input_dims_v2 style).
             self.inputs = [
-                TensorInfo(t.index, t.name, t.dims, t.dtype, t.size, bool(b) and bool(self.gears))
-                for t, b in zip(self.inputs, batched_inputs)
+                TensorInfo(t.index, t.name, t.dims, t.dtype, t.size, bool(t.dims) and t.dims[0] == self.gears[-1])
+                for t in self.inputs
             ]
         self.outputs = [self._tensor(i, "output") for i in range(int(acl.mdl.get_num_outputs(self.desc)))]
         in_sizes = [int(acl.mdl.get_input_size_by_index(self.desc, i)) for i in range(n_in)]
@@ -132,6 +137,23 @@ class AclModel:
         self._out_ptrs = [self._malloc(t.size) for t in self.outputs]
         self.out_dataset = self._dataset(self._out_ptrs, [t.size for t in self.outputs])
         self._out_host = [self._malloc_host(t.size) for t in self.outputs]
+
+    def _align(self, known: Sequence[tuple[str, bool]]) -> list[TensorInfo]:
+        """The description's inputs in the caller's order (by name, when the names agree; ATC keeps the
+        ONNX graph's order and names, so this is a safeguard), marked batched as the caller says."""
+        names = [n for n, _ in known]
+        if len(names) != len(self.inputs):
+            raise MindInferError(
+                f"plugin 'ascend': {self.path} has {len(self.inputs)} data inputs, the compiled graph {len(names)}"
+            )
+        ordered = self.inputs
+        if sorted(names) == sorted(t.name for t in self.inputs):
+            by_name = {t.name: t for t in self.inputs}
+            ordered = [by_name[n] for n in names]
+        return [
+            TensorInfo(t.index, t.name, t.dims, t.dtype, t.size, batched and bool(self.gears))
+            for t, (_, batched) in zip(ordered, known)
+        ]
 
     def _tensor(self, i: int, kind: str) -> TensorInfo:
         acl, desc, where = self._acl, self.desc, f"for {kind} {i} of {self.path}"

@@ -23,7 +23,7 @@ from mindinfer.ir import Const, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
 from .kernels._epilogue import LAYOUT
 from .kernels.activation import INPLACE
 from .kernels.layout_nhwc import PICK, SPLIT
-from .passes import WorkGraph, _only_user
+from .workgraph import WorkGraph, only_user
 
 #: NCHW axis -> NHWC axis.
 _AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
@@ -280,8 +280,8 @@ def find_shuffles(wg: WorkGraph) -> dict[str, _Shuffle]:
     users = wg.consumers()
     outputs = wg.output_names()
 
-    def only_user(name: str, op: str) -> Node | None:
-        user = _only_user(wg, users, outputs, name)
+    def sole(name: str, op: str) -> Node | None:
+        user = only_user(wg, users, outputs, name)
         ok = user is not None and user.op == op and len(user.inputs) >= 2 and isinstance(user.inputs[0], Ref)
         return user if ok else None
 
@@ -295,8 +295,8 @@ def find_shuffles(wg: WorkGraph) -> dict[str, _Shuffle]:
             continue
         batch, c, h, w = spec.shape
         first, head = _const(wg, node, 1), node.outputs[0]
-        transpose = only_user(head, "Transpose")
-        second = only_user(transpose.outputs[0], "Reshape") if transpose is not None else None
+        transpose = sole(head, "Transpose")
+        second = sole(transpose.outputs[0], "Reshape") if transpose is not None else None
         if first is None or transpose is None or second is None or len(first) not in (3, 5):
             continue
         perm, shape = _const(wg, transpose, 1), _const(wg, second, 1)

@@ -6,84 +6,23 @@ changed, so the user's :class:`mindinfer.ir.Model` is never modified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from mindinfer.backend import plugin_message
 from mindinfer.errors import MindInferError, UnsupportedOpError
-from mindinfer.ir import CONTROL_FLOW_OPS, Const, Graph, Input, Node, Ref, TensorSpec, TupleOf, iter_refs
+from mindinfer.ir import CONTROL_FLOW_OPS, Const, Input, Node, Ref, TupleOf
 
 from .kernels._epilogue import ACT, BIAS, LAYOUT, RESIDUAL
 from .kernels.activation import INPLACE
 from .kernels.norm import bn_scale_shift
+from .layout import assign_layouts
 from .registry import INTERNAL, KERNELS, PLUGIN, Arg
+from .workgraph import WorkGraph, only_user
 
 #: Folding stops producing constants larger than this (elements), to keep compiled models small.
 MAX_FOLDED_ELEMENTS = 1 << 24
-
-
-@dataclass
-class WorkGraph:
-    """One graph being compiled: its nodes plus what is known about each value."""
-
-    name: str
-    inputs: list[TensorSpec]
-    nodes: list[Node]
-    outputs: list[Input]
-    known: dict[str, Any] = field(default_factory=dict)
-    alias: dict[str, str] = field(default_factory=dict)
-    specs: dict[str, TensorSpec | None] = field(default_factory=dict)
-
-    @classmethod
-    def from_graph(cls, graph: Graph, global_params: dict[str, np.ndarray]) -> WorkGraph:
-        wg = cls(graph.name, list(graph.inputs), list(graph.nodes), list(graph.outputs))
-        input_names = {s.name for s in graph.inputs}
-        for name, data in global_params.items():
-            if name not in input_names:
-                wg.known[name] = data
-        for p in graph.params.values():
-            wg.known[p.name] = p.data
-        for spec in graph.inputs:
-            wg.specs[spec.name] = spec
-            wg.known.pop(spec.name, None)
-        for node in graph.nodes:
-            for out, out_spec in zip(node.outputs, node.out_specs or []):
-                wg.specs[out] = out_spec
-        return wg
-
-    def resolve(self, name: str) -> str:
-        while name in self.alias:
-            name = self.alias[name]
-        return name
-
-    def arg(self, item: Input) -> Arg:
-        """How a builder sees one input."""
-        if isinstance(item, Const):
-            return Arg(True, item.value)
-        if isinstance(item, Ref):
-            name = self.resolve(item.name)
-            if name in self.known:
-                return Arg(True, self.known[name])
-            return Arg(False, None, self.specs.get(name))
-        sub = [self.arg(i) for i in item.items]
-        if all(a.known for a in sub):
-            return Arg(True, tuple(a.value for a in sub))
-        return Arg(False, None, None)
-
-    def args(self, node: Node) -> list[Arg]:
-        return [self.arg(i) for i in node.inputs]
-
-    def consumers(self) -> dict[str, list[Node]]:
-        users: dict[str, list[Node]] = {}
-        for node in self.nodes:
-            for item in node.inputs:
-                for name in iter_refs(item):
-                    users.setdefault(self.resolve(name), []).append(node)
-        return users
-
-    def output_names(self) -> set[str]:
-        return {self.resolve(n) for o in self.outputs for n in iter_refs(o)}
 
 
 def build_kernel(node: Node, args: list[Arg]) -> Any:
@@ -169,13 +108,6 @@ def remove_noops(wg: WorkGraph) -> None:
     wg.nodes = kept
 
 
-def _only_user(wg: WorkGraph, users: dict[str, list[Node]], outputs: set[str], name: str) -> Node | None:
-    if name in outputs:
-        return None
-    nodes = users.get(name, [])
-    return nodes[0] if len(nodes) == 1 else None
-
-
 def _reads_only_first(node: Node, users: dict[str, list[Node]], outputs: set[str]) -> bool:
     return all(not users.get(o) and o not in outputs for o in node.outputs[1:])
 
@@ -208,7 +140,7 @@ def fuse_epilogues(wg: WorkGraph) -> None:
         fused = node
         cur = node.outputs[0]
         while True:
-            user = _only_user(wg, users, outputs, cur)
+            user = only_user(wg, users, outputs, cur)
             if user is None:
                 break
             uargs = wg.args(user)
@@ -281,7 +213,7 @@ def fuse_residuals(wg: WorkGraph) -> None:
         if int(node.arg("group")) != 1 or not wg.arg(node.inputs[1]).known:
             continue
         conv_out = node.outputs[0]
-        add = _only_user(wg, users, outputs, conv_out)
+        add = only_user(wg, users, outputs, conv_out)
         if add is None or add.op not in _ADDS or len(add.inputs) < 2 or add.const_input(2, 1) != 1:
             continue
         names = [wg.resolve(i.name) if isinstance(i, Ref) else None for i in add.inputs[:2]]
@@ -290,7 +222,7 @@ def fuse_residuals(wg: WorkGraph) -> None:
         other = names[1] if names[0] == conv_out else names[0]
         if other is None or other in wg.known or made_at.get(other, -1) >= idx:
             continue
-        if add.op == "InplaceAddExt" and other == names[0] and _only_user(wg, users, outputs, other) is not add:
+        if add.op == "InplaceAddExt" and other == names[0] and only_user(wg, users, outputs, other) is not add:
             continue  # the update of a tensor read elsewhere is visible there: it keeps its own node
         conv_spec, res_spec = wg.specs.get(conv_out), wg.specs.get(other)
         if conv_spec is None or res_spec is None or conv_spec.shape is None or conv_spec.shape != res_spec.shape:
@@ -301,7 +233,7 @@ def fuse_residuals(wg: WorkGraph) -> None:
         attrs = dict(node.attrs)
         attrs[RESIDUAL] = True
         out = add.outputs[0]
-        act = _only_user(wg, users, outputs, out)
+        act = only_user(wg, users, outputs, out)
         if (
             act is not None
             and act.op in INPLACE
@@ -320,8 +252,6 @@ def fuse_residuals(wg: WorkGraph) -> None:
 
 def optimize(wg: WorkGraph) -> WorkGraph:
     """All passes, in order."""
-    from .layout import assign_layouts
-
     fold_constants(wg)
     remove_noops(wg)
     fuse_epilogues(wg)
@@ -331,6 +261,6 @@ def optimize(wg: WorkGraph) -> WorkGraph:
 
 
 __all__ = [
-    "TupleOf", "WorkGraph", "build_kernel", "fold_constants", "fuse_epilogues", "fuse_residuals", "optimize",
+    "TupleOf", "build_kernel", "fold_constants", "fuse_epilogues", "fuse_residuals", "optimize",
     "remove_noops",
 ]  # fmt: skip

@@ -16,8 +16,9 @@ from mindinfer.backend import plugin_message
 from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import Const, GraphRef, Input, Node, Ref, TupleOf, iter_refs
 
-from .passes import WorkGraph, build_kernel
+from .passes import build_kernel
 from .registry import PLUGIN, Arg
+from .workgraph import WorkGraph
 
 
 @dataclass

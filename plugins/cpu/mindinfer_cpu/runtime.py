@@ -21,9 +21,10 @@ from mindinfer.backend import plugin_message
 from mindinfer.errors import InvalidInputError, MindInferError, MindIRError
 from mindinfer.ir import GraphRef, Model, Node
 
-from .passes import WorkGraph, optimize
+from .passes import optimize
 from .plan import Plan, build_plan
 from .registry import PLUGIN
+from .workgraph import WorkGraph
 
 Profile = list[tuple[str, str, float]]
 
@@ -76,8 +77,11 @@ class Program:
                 raise
             except Exception as exc:  # a contradiction no check anticipated: still the file's fault
                 raise MindIRError(
-                    plugin_message(PLUGIN, f"graph '{graph.name}' could not be compiled ({type(exc).__name__}: {exc}); "
-                    "its shapes, dtypes or attributes contradict each other")
+                    plugin_message(
+                        PLUGIN,
+                        f"graph '{graph.name}' could not be compiled ({type(exc).__name__}: {exc}); "
+                        "its shapes, dtypes or attributes contradict each other",
+                    )
                 ) from exc
         self.main = self.plans[model.main.name]
 
@@ -140,7 +144,9 @@ class Program:
                 else:
                     for step in plan.steps:
                         if control is not None:
-                            control.check(plugin_message(PLUGIN, f"node '{step.name}' ({step.op}) of graph '{plan.name}'"))
+                            control.check(
+                                plugin_message(PLUGIN, f"node '{step.name}' ({step.op}) of graph '{plan.name}'")
+                            )
                         t0 = time.perf_counter()
                         result = step.fn(*[slots[i] for i in step.ins])
                         if step.multi:
@@ -156,8 +162,11 @@ class Program:
                 raise
             except RecursionError:
                 raise MindInferError(
-                    plugin_message(PLUGIN, f"graph '{plan.name}' nests calls deeper than Python's recursion limit "
-                    f"({sys.getrecursionlimit()}); a recursion that is not a loop never ends here")
+                    plugin_message(
+                        PLUGIN,
+                        f"graph '{plan.name}' nests calls deeper than Python's recursion limit "
+                        f"({sys.getrecursionlimit()}); a recursion that is not a loop never ends here",
+                    )
                 ) from None
             except Exception as exc:
                 name, op = (step.name, step.op) if step is not None else ("?", "?")
@@ -175,9 +184,12 @@ class Program:
             count = trips[c.graph] = trips.get(c.graph, 0) + 1
             if count > self.max_loop_iterations:
                 raise MindInferError(
-                    plugin_message(PLUGIN, f"the loop through graph '{c.graph}' (entered from graph '{plan.name}') "
-                    f"ran more than {self.max_loop_iterations} iterations; raise the cpu option "
-                    "max_loop_iterations if the model really loops that long, else its exit condition never holds")
+                    plugin_message(
+                        PLUGIN,
+                        f"the loop through graph '{c.graph}' (entered from graph '{plan.name}') "
+                        f"ran more than {self.max_loop_iterations} iterations; raise the cpu option "
+                        "max_loop_iterations if the model really loops that long, else its exit condition never holds",
+                    )
                 )
             plan = self.plan(c.graph)
 

@@ -166,8 +166,9 @@ class TensorRTBackend(BackendBase):
 
             return build_plan(trt, onnx_bytes, settings, timing, lambda name: origin(name, model))
 
-        keep, engine, source = load_or_build(trt, cache if options["cache"] else None, key, fields, build, gpu)
+        # TensorRT builds and deserializes on the calling thread's current CUDA device: select it first.
         cuda = self._cuda_factory(device.index)
+        keep, engine, source = load_or_build(trt, cache if options["cache"] else None, key, fields, build, gpu)
         info = {"engine_key": key, "engine_source": source, "profiles": [str(p) for p in profiles]}
         return TensorRTExecutable(
             trt, engine, keep, cuda, model.inputs, model.outputs, profiles, options["outputs_on_gpu"], info

@@ -125,6 +125,8 @@ class TensorRTExecutable(ExecutableBase):
 
     def _run_on(self, slot: _Slot, inputs: list[Any]) -> list[Any]:
         ctx, stream, buffers, cuda = slot.context, slot.stream, slot.buffers, self.cuda
+        # Every input is checked before anything is queued, so a refused run leaves no work behind.
+        pending: list[tuple[str, tuple[int, ...], Any, np.ndarray | None]] = []
         for (name, dtype, spec), value in zip(self.inputs, inputs):
             view = device_view(value, name, stream)
             host = np.ascontiguousarray(value) if view is None else None
@@ -132,6 +134,8 @@ class TensorRTExecutable(ExecutableBase):
             given = view.dtype if view is not None else host.dtype  # type: ignore[union-attr]
             _check_input(spec, name, shape, given, dtype, view is not None and not view.contiguous)
             check_run_shape(self.profiles, name, shape)
+            pending.append((name, shape, view, host))
+        for name, shape, view, host in pending:
             if slot.shapes.get(name) != shape:
                 if not ctx.set_input_shape(name, shape):
                     raise InvalidInputError(
@@ -143,11 +147,11 @@ class TensorRTExecutable(ExecutableBase):
                     cuda.wait_for(int(view.stream), stream)
                 ctx.set_tensor_address(name, view.ptr)
                 continue
-            nbytes = host.nbytes  # type: ignore[union-attr]
-            ptr, pinned = buffers.pinned(name, nbytes)
-            pinned[:] = host.reshape(-1).view(np.uint8)  # type: ignore[union-attr]
-            device = buffers.device(name, nbytes)
-            cuda.copy_async(device, ptr, nbytes, "htod", stream)
+            assert host is not None
+            ptr, pinned = buffers.pinned(name, host.nbytes)
+            pinned[:] = host.reshape(-1).view(np.uint8)
+            device = buffers.device(name, host.nbytes)
+            cuda.copy_async(device, ptr, host.nbytes, "htod", stream)
             ctx.set_tensor_address(name, device)
         unresolved = ctx.infer_shapes()
         if unresolved:
@@ -156,6 +160,11 @@ class TensorRTExecutable(ExecutableBase):
         shapes = []
         for name, dtype in self.outputs:
             shape = tuple(int(d) for d in ctx.get_tensor_shape(name))
+            if any(d < 0 for d in shape):
+                raise MindInferError(
+                    f"plugin '{PLUGIN}': output {name!r} has a data-dependent shape {list(shape)}, which this plugin "
+                    "does not handle yet (it needs TensorRT's IOutputAllocator); use target 'cpu' for this model"
+                )
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             shapes.append((shape, nbytes))
             if self.outputs_on_gpu:

@@ -72,3 +72,17 @@ def test_an_onnx_file_goes_straight_to_atc(sim: Sim, tmp_path: Path) -> None:
         assert_close(sess.run([x[[0, 1, 1]]]), [want[[0, 1, 1]]])
     (om,) = sim.om_files()
     assert om.with_suffix(".json").is_file()
+
+
+def test_inputs_are_matched_to_the_description_by_name(sim: Sim) -> None:
+    from mindinfer_ascend.model import AclModel
+
+    om = _compiled(sim, "two_in_two_out")
+    path, ins, want = case("two_in_two_out")
+    names = [s.name for s in mindinfer.load(path).inputs]
+    model = AclModel(str(om), 0, [(names[1], False), (names[0], False)])  # the caller's order is reversed
+    try:
+        assert [t.name for t in model.inputs] == [names[1], names[0]]
+        assert_close(model.run([ins[1], ins[0]]), want)
+    finally:
+        model.close()

@@ -17,9 +17,9 @@ CASES += [d for d in case_dirs("model") if d.name in ("lenet5", "small_cnn_bn") 
 
 @pytest.mark.parametrize("folder", CASES, ids=[p.name for p in CASES])
 def test_nchw_kernels(folder: Path, backend: CpuBackend, device: Device, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mindinfer_cpu.layout
+    import mindinfer_cpu.passes
 
-    monkeypatch.setattr(mindinfer_cpu.layout, "assign_layouts", lambda wg: None)
+    monkeypatch.setattr(mindinfer_cpu.passes, "assign_layouts", lambda wg: None)
     exe = backend.compile(mindinfer.load(folder / "model.mindir"), device, {})
     assert not any(s.op.startswith("cpu.To") for s in exe.program.main.steps)
     info = meta(folder)

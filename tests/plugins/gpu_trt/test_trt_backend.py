@@ -15,7 +15,7 @@ import mindinfer
 import numpy as np
 import pytest
 from mindinfer._plugins import PluginRegistry
-from mindinfer.errors import InvalidInputError, InvalidOptionError, UnsupportedOpError
+from mindinfer.errors import InvalidInputError, InvalidOptionError, MindInferError, UnsupportedOpError
 from mindinfer_tensorrt._cache import EngineCache
 from mindinfer_tensorrt._cuda import GpuArray
 from mindinfer_tensorrt.backend import TensorRTBackend
@@ -35,11 +35,14 @@ class Rig:
         self.trt = trt or FakeTensorRTForTests()
         self.cuda = FakeCudaForTests()
         self.cache = EngineCache(tmp / "engines")
-        self.backend = TensorRTBackend(
-            probe=lambda: environment(self.trt), cuda_factory=lambda index: self.cuda, cache=self.cache
-        )
+        self.events: list[str] = []
+        self.backend = TensorRTBackend(probe=lambda: environment(self.trt), cuda_factory=self._cuda, cache=self.cache)
         self.registry = PluginRegistry(autoload=False)
         self.registry.register(_Plugin(self.backend), name="tensorrt")
+
+    def _cuda(self, index: int) -> FakeCudaForTests:
+        self.events.append(f"cuda device {index}, then {len(self.trt.builds)} build(s)")
+        return self.cuda
 
     def session(self, folder: Path, **options: object) -> mindinfer.Session:
         return mindinfer.Session(folder / "model.mindir", target="gpu", options=options, plugins=self.registry)
@@ -72,6 +75,7 @@ def test_session_on_gpu_matches_mindspore(rig: Rig) -> None:
     assert build["flags"] == 1 << 0  # 10.x: strongly typed
     assert build["pools"] == {} and build["level"] == 3 and build["profiles"] == []
     assert sess._exe.info["engine_source"] == "built"
+    assert rig.events == ["cuda device 0, then 0 build(s)"]  # the device is selected before building
 
 
 def test_tensorrt_11_creates_the_network_with_no_flags(tmp_path: Path) -> None:
@@ -303,3 +307,12 @@ def test_a_host_plugin_refuses_gpu_arrays_clearly() -> None:
         InvalidInputError, match="is a FakeGpuArrayForTests in GPU memory, and this target's plugin takes host"
     ):
         sess.run([FakeGpuArrayForTests(inputs(LENET)[0])])
+
+
+def test_a_data_dependent_output_shape_is_a_clear_error(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = rig.session(LENET)._exe
+    import stand_ins
+
+    monkeypatch.setattr(stand_ins._Context, "get_tensor_shape", lambda self, name: (-1, 10))
+    with pytest.raises(MindInferError, match="data-dependent shape \\[-1, 10\\].*IOutputAllocator"):
+        exe.run(inputs(LENET))

@@ -9,7 +9,7 @@ Checked: the required options; ``--framework=5`` (ONNX; the simulator reads noth
 opset against the range CANN 8.0 documents (11-15, or ``MINDINFER_ASCEND_SIMULATOR_OPSETS=lo-hi``);
 ``--soc_version``; ``--input_format`` (NCHW/NHWC need 4-D inputs); ``--input_shape`` naming every graph
 input once with dims that agree with the graph, ``-1`` only with ``--dynamic_batch_size`` and only in
-the first dimension; 2 to 100 distinct positive gears; ``--precision_mode`` values; ``--log`` values.
+the first dimension; 2 to 100 distinct gears from 1 to 2048 (atlasatcparam_16_0018); ``--precision_mode`` values; ``--log`` values.
 ``MINDINFER_ASCEND_SIMULATOR_ATC_SLEEP`` (seconds) makes it hang first, for timeout tests;
 ``MINDINFER_ASCEND_SIMULATOR_ATC_FAIL`` (text) makes it fail with that text, for failure-log tests.
 """
@@ -162,8 +162,8 @@ def _gears(text: str | None, shapes: dict[str, tuple[int, ...]]) -> list[int]:
         gears = [int(g) for g in text.split(",")]
     except ValueError as exc:
         raise AtcError(f"E10001: --dynamic_batch_size={text} is not a list of integers") from exc
-    if not 1 < len(gears) <= 100 or len(set(gears)) != len(gears) or min(gears) < 1:
-        raise AtcError(f"E10035: --dynamic_batch_size={text} needs 2 to 100 distinct positive gears")
+    if not 1 < len(gears) <= 100 or len(set(gears)) != len(gears) or min(gears) < 1 or max(gears) > 2048:
+        raise AtcError(f"E10035: --dynamic_batch_size={text} needs 2 to 100 distinct gears from 1 to 2048")
     if not dynamic:
         raise AtcError("E10031: --dynamic_batch_size needs -1 in the batch dimension of --input_shape")
     for name, shape in dynamic.items():

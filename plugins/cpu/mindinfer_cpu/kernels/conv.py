@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..registry import Arg, Kernel, kernel, param, require_known, unsupported
 from ._epilogue import LAYOUT, RESIDUAL, epilogue
+from ._window import ConvGeom, pad_nchw, taps, windows
+from .conv_nhwc import make_conv_nhwc
 
 
 def _pair(value: Any, name: str, node: Node) -> tuple[int, int]:
@@ -26,78 +27,6 @@ def _pair(value: Any, name: str, node: Node) -> tuple[int, int]:
     if len(v) == 4:
         return v[2], v[3]
     raise unsupported(node, f"{name}={value!r} is not a 2-D value")
-
-
-@dataclass(frozen=True)
-class ConvGeom:
-    """Kernel window, strides, dilations and padding rule of a 2-D convolution or pooling."""
-
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int = 1
-    dw: int = 1
-    mode: str = "valid"
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
-    ceil: bool = False
-
-    def padding(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """Padding for an input of spatial size (h, w); 'same' puts the odd pixel at the end (TF rule)."""
-        if self.mode == "same":
-            ph = max(0, (-(-h // self.sh) - 1) * self.sh + (self.kh - 1) * self.dh + 1 - h)
-            pw = max(0, (-(-w // self.sw) - 1) * self.sw + (self.kw - 1) * self.dw + 1 - w)
-            return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
-        if self.mode == "valid":
-            return 0, 0, 0, 0
-        return self.pads
-
-    def out_size(self, hp: int, wp: int) -> tuple[int, int]:
-        """Output size for a padded input of size (hp, wp)."""
-        eh, ew = (self.kh - 1) * self.dh + 1, (self.kw - 1) * self.dw + 1
-        if self.ceil:
-            oh, ow = -(-(hp - eh) // self.sh) + 1, -(-(wp - ew) // self.sw) + 1
-        else:
-            oh, ow = (hp - eh) // self.sh + 1, (wp - ew) // self.sw + 1
-        return oh, ow
-
-
-def pad_nchw(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
-    """x with spatial padding (top, bottom, left, right); one allocation, no np.pad overhead."""
-    pt, pb, pl, pr = pads
-    if not (pt or pb or pl or pr):
-        return x
-    n, c, h, w = x.shape
-    out = np.empty((n, c, h + pt + pb, w + pl + pr), x.dtype)
-    if value == 0.0:
-        # Only the border needs filling; the interior is overwritten just below.
-        out[:, :, :pt] = 0
-        out[:, :, h + pt :] = 0
-        out[:, :, pt : h + pt, :pl] = 0
-        out[:, :, pt : h + pt, w + pl :] = 0
-    else:
-        out.fill(value)
-    out[:, :, pt : pt + h, pl : pl + w] = x
-    return out
-
-
-def windows(xp: np.ndarray, g: ConvGeom, oh: int, ow: int) -> np.ndarray:
-    """A no-copy view (N, C, kh, kw, OH, OW) of every window of a padded NCHW input."""
-    n, c = xp.shape[:2]
-    s0, s1, s2, s3 = xp.strides
-    return as_strided(
-        xp, (n, c, g.kh, g.kw, oh, ow), (s0, s1, s2 * g.dh, s3 * g.dw, s2 * g.sh, s3 * g.sw), writeable=False
-    )
-
-
-def taps(xp: np.ndarray, g: ConvGeom, oh: int, ow: int) -> list[np.ndarray]:
-    """The kh*kw shifted strided views (N, C, OH, OW) of a padded input, one per kernel tap."""
-    out = []
-    for i in range(g.kh):
-        for j in range(g.kw):
-            h0, w0 = i * g.dh, j * g.dw
-            out.append(xp[:, :, h0 : h0 + (oh - 1) * g.sh + 1 : g.sh, w0 : w0 + (ow - 1) * g.sw + 1 : g.sw])
-    return out
 
 
 def conv_geom(node: Node, args: list[Arg]) -> ConvGeom:
@@ -198,8 +127,6 @@ def build_conv2d(node: Node, args: list[Arg]) -> Kernel:
     if w.ndim != 4:
         raise unsupported(node, f"weight of rank {w.ndim}")
     if node.attrs.get(LAYOUT) == "NHWC":
-        from .conv_nhwc import make_conv_nhwc
-
         return make_conv_nhwc(w, groups, g, epilogue(node), bool(node.attrs.get(RESIDUAL)), args[0].shape)
     return make_conv(w, groups, g, post)
 

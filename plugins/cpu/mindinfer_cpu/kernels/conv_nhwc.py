@@ -18,7 +18,8 @@ from numpy.lib.stride_tricks import as_strided
 from .. import parallel
 from ..registry import Kernel
 from . import gemm_nhwc, winograd_nhwc
-from .conv import ConvGeom
+from ._window import ConvGeom, out_and_pads, valid_counts
+from .depthwise_nhwc import make_depthwise_nhwc
 
 #: Output elements a thread gets at least from :func:`pool_nhwc`.
 MIN_POOL_PART = 1 << 16
@@ -100,8 +101,6 @@ def make_conv_nhwc(
         return run_residual
 
     if cg == 1 and o == groups:
-        from .depthwise_nhwc import make_depthwise_nhwc
-
         return make_depthwise_nhwc(weight, g, post)
 
     og = o // groups
@@ -135,10 +134,9 @@ def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
     the run's threads. Skipping the padding is what -inf (max) or 0 with in-image counts (average)
     padding would give (measured: resnet18's 112x112x64 max pool at batch 8, 11.8 -> 3 ms on 2 threads).
     """
-    from .pool import _out_and_pads, _valid_counts
 
     n, h, w, c = x.shape
-    pads, oh, ow = _out_and_pads(g, h, w)
+    pads, oh, ow = out_and_pads(g, h, w)
     pt, _, pl, _ = pads
     out = np.empty((n, max(oh, 0), max(ow, 0), c), x.dtype)
     if out.size == 0:
@@ -146,7 +144,7 @@ def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
     fill = (-np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min) if kind == "max" else 0
     scale: np.ndarray | float | None = None
     if kind == "avg":
-        scale = 1.0 / _valid_counts(g, h, w, False).astype(x.dtype)[:, :, None] if any(pads) else 1.0 / (g.kh * g.kw)
+        scale = 1.0 / valid_counts(g, h, w, False).astype(x.dtype)[:, :, None] if any(pads) else 1.0 / (g.kh * g.kw)
 
     def part(r0: int, r1: int) -> None:
         acc = out[:, r0:r1]

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import parallel
 from ..registry import Kernel
-from .conv import ConvGeom
+from ._window import ConvGeom
 
 #: Values per chunk, in its output and in its staged input: both stay in L2 (2 MiB per core here).
 CHUNK_ELEMENTS = 1 << 18

@@ -204,7 +204,7 @@ def erfc_kernel(x: Any) -> Any:
     return (1.0 - erf(x).astype(np.float64)).astype(x.dtype if x.dtype.kind == "f" else np.float32)
 
 
-def _inplace(fn: Callable[..., Any]) -> Kernel:
+def as_update(fn: Callable[..., Any]) -> Kernel:
     """An in-place update run functionally; the result keeps the updated tensor's dtype."""
 
     def run(x: Any, *rest: Any) -> Any:
@@ -229,4 +229,4 @@ INPLACE_UPDATES: dict[str, Callable[..., Any]] = {
 }
 
 for _name, _fn in INPLACE_UPDATES.items():
-    simple(_name)(_inplace(_fn))
+    simple(_name)(as_update(_fn))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -10,28 +9,14 @@ from mindinfer.ir import Node
 
 from ..registry import Arg, Kernel, kernel, param, unsupported
 from ._epilogue import LAYOUT
-from .conv import ConvGeom, pad_nchw, taps
-
-
-def _out_and_pads(g: ConvGeom, h: int, w: int) -> tuple[tuple[int, int, int, int], int, int]:
-    """Padding (with ceil-mode extension at the end) and output size, PyTorch's ceil rule included."""
-    pt, pb, pl, pr = g.padding(h, w)
-    oh, ow = g.out_size(h + pt + pb, w + pl + pr)
-    if g.ceil:
-        # The last window must start inside the input or the leading padding.
-        if (oh - 1) * g.sh >= h + pt:
-            oh -= 1
-        if (ow - 1) * g.sw >= w + pl:
-            ow -= 1
-        pb = max(pb, (oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - h - pt)
-        pr = max(pr, (ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - w - pl)
-    return (pt, pb, pl, pr), oh, ow
+from ._window import ConvGeom, out_and_pads, pad_nchw, taps, valid_counts
+from .conv_nhwc import pool_nhwc
 
 
 def max_pool(x: np.ndarray, g: ConvGeom) -> np.ndarray:
     """Max over every window (padding never wins; NaN is skipped, as onnxruntime and MindSpore do)."""
     h, w = x.shape[2:]
-    pads, oh, ow = _out_and_pads(g, h, w)
+    pads, oh, ow = out_and_pads(g, h, w)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = pad_nchw(x, pads, fill)
     views = taps(xp, g, oh, ow)
@@ -41,25 +26,10 @@ def max_pool(x: np.ndarray, g: ConvGeom) -> np.ndarray:
     return acc
 
 
-@lru_cache(maxsize=64)
-def _valid_counts(g: ConvGeom, h: int, w: int, include_pad: bool) -> np.ndarray:
-    """Per-output divisor: window elements inside the input (or inside input+padding)."""
-    pads, oh, ow = _out_and_pads(g, h, w)
-    pt, pb, pl, pr = pads
-    ones = np.ones((1, 1, h, w), np.float64)
-    if include_pad:
-        base = g.padding(h, w)
-        ones = np.ones((1, 1, h + base[0] + base[1], w + base[2] + base[3]), np.float64)
-        pads = (pt - base[0], pb - base[1], pl - base[2], pr - base[3])
-    mp = pad_nchw(ones, pads, 0.0)
-    total = sum(v for v in taps(mp, g, oh, ow))
-    return np.maximum(total, 1.0)[0, 0]
-
-
 def avg_pool(x: np.ndarray, g: ConvGeom, include_pad: bool = False, divisor: int = 0) -> np.ndarray:
     """Mean over every window; the divisor counts padding only when asked to."""
     h, w = x.shape[2:]
-    pads, oh, ow = _out_and_pads(g, h, w)
+    pads, oh, ow = out_and_pads(g, h, w)
     xp = pad_nchw(x, pads, 0.0)
     views = taps(xp, g, oh, ow)
     acc = views[0].astype(x.dtype, copy=True)
@@ -70,15 +40,8 @@ def avg_pool(x: np.ndarray, g: ConvGeom, include_pad: bool = False, divisor: int
     elif not any(pads):
         acc *= 1.0 / (g.kh * g.kw)
     else:
-        acc /= _valid_counts(g, h, w, include_pad).astype(x.dtype)
+        acc /= valid_counts(g, h, w, include_pad).astype(x.dtype)
     return acc
-
-
-def pool_nhwc(x: np.ndarray, g: ConvGeom, kind: str) -> np.ndarray:
-    """Pooling of a channels-last tensor (see conv_nhwc)."""
-    from .conv_nhwc import pool_nhwc as run
-
-    return run(x, g, kind)
 
 
 def _pool_geom(node: Node, args: list[Arg]) -> ConvGeom:

@@ -14,7 +14,7 @@ from mindinfer.ir import Node
 
 from ..registry import Arg, Kernel, kernel, param, simple, unsupported
 from ._util import as_array, result_dtype
-from .elementwise import INPLACE_UPDATES, _inplace
+from .elementwise import INPLACE_UPDATES, as_update
 
 
 def remainder(a: Any, b: Any) -> np.ndarray:
@@ -27,7 +27,7 @@ def remainder(a: Any, b: Any) -> np.ndarray:
 simple("RemainderTensorScalar", "RemainderScalarTensor", "RemainderTensorTensor")(remainder)
 for _name in ("InplaceRemainderTensorScalar", "InplaceRemainderTensorTensor"):
     INPLACE_UPDATES[_name] = remainder
-    simple(_name)(_inplace(remainder))
+    simple(_name)(as_update(remainder))
 
 # MindSpore's enum for rounding_mode (op_enum: TRUNC = 1, FLOOR = 2); None is true division.
 _ROUNDING = {None: None, 1: "trunc", 2: "floor", "trunc": "trunc", "floor": "floor"}

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .. import parallel
-from .conv import ConvGeom
+from ._window import ConvGeom
 
 Post = Callable[[np.ndarray], object] | None
 

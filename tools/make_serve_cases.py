@@ -1,0 +1,82 @@
+"""Make the serving tests' and benchmark's model: mobilenet_v2 exported by real MindSpore with a
+dynamic batch dimension, so that `mindinfer serve` batches it.
+
+    /work/msvenv/bin/python tools/make_serve_cases.py
+
+Writes `tests/data/serve/mobilenet_v2_035_96_dyn/`: `model.mindir` (input `[-1,3,96,96]`),
+`input_0.npy` (6 samples), `output_0.npy` (MindSpore's output for all 6 at once) and `case.json`.
+The network is the conformance case mobilenet_v2_035_96_c10's (mindcv `mobilenet_v2_035_96`, 10
+classes, same seed, BatchNorm statistics calibrated then perturbed); only the export differs.
+MindSpore is a data-making tool only, never a dependency of mindinfer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import _msutil as U  # noqa: E402
+import make_zoo  # noqa: E402
+
+import mindspore as ms  # noqa: E402
+from mindspore import nn, ops  # noqa: E402
+import mindcv  # noqa: E402
+
+ms.set_context(mode=ms.GRAPH_MODE)
+ms.set_device("CPU")
+
+NAME = "mobilenet_v2_035_96_dyn"
+OUT = os.path.join(REPO, "tests", "data", "serve", NAME)
+
+
+def main() -> None:
+    seed = U.seed_for("mobilenet_v2_035_96_c10") % 100000  # the conformance case's network
+    ms.set_seed(seed)
+    np.random.seed(seed)
+    rng = np.random.default_rng(seed)
+    net = mindcv.create_model("mobilenet_v2_035_96", pretrained=False, num_classes=10)
+    net.set_train(False)
+    make_zoo.calibrate_and_perturb_bn(net, ms, nn, ops, np, rng, rng.normal(0, 1, (4, 3, 96, 96)).astype(np.float32))
+    x = np.random.default_rng(seed + 1).normal(0.0, 1.0, (6, 3, 96, 96)).astype(np.float32)
+    tmpd = tempfile.mkdtemp(prefix="servecase_")
+    dyn = ms.Tensor(shape=[None, 3, 96, 96], dtype=ms.float32)
+    ms.export(net, dyn, file_name=os.path.join(tmpd, "model"), file_format="MINDIR")
+    src = os.path.join(tmpd, "model.mindir")
+    # MindSpore's own output, from the exported file itself.
+    (out,) = U.flatten_outputs(nn.GraphCell(ms.load(src))(ms.Tensor(x)))
+    direct = U.flatten_outputs(net(ms.Tensor(x)))[0]
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    shutil.move(src, os.path.join(OUT, "model.mindir"))
+    os.chmod(os.path.join(OUT, "model.mindir"), 0o644)
+    shutil.rmtree(tmpd, ignore_errors=True)
+    np.save(os.path.join(OUT, "input_0.npy"), x)
+    np.save(os.path.join(OUT, "output_0.npy"), out)
+    U.write_json(
+        os.path.join(OUT, "case.json"),
+        {
+            "name": NAME,
+            "note": "mindcv mobilenet_v2_035_96, 10 classes (the conformance case mobilenet_v2_035_96_c10's network), "
+            "exported with input Tensor(shape=[None, 3, 96, 96]); output_0 is nn.GraphCell(mindspore.load(file)) "
+            "on all 6 samples at once",
+            "inputs": [{"shape": [-1, 3, 96, 96], "dtype": "float32"}],
+            "outputs": [{"shape": [-1, 10], "dtype": "float32"}],
+            "graphcell_vs_network_max_abs": float(np.max(np.abs(out - direct))),
+            "mindspore": ms.__version__,
+        },
+    )
+    print(f"OK {NAME}: {U.dir_size(OUT)} bytes", flush=True)
+
+
+if __name__ == "__main__":
+    os.chdir(tempfile.mkdtemp(prefix="ms_servecases_"))
+    main()
