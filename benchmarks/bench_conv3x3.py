@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from mindinfer_cpu import parallel
 from mindinfer_cpu._allocator import keep_freed_memory
-from mindinfer_cpu._threads import single_threaded_blas
+from mindinfer_cpu._blas import single_threaded_blas
 from mindinfer_cpu.kernels import winograd_nhwc
 from mindinfer_cpu.kernels.conv import ConvGeom
 from mindinfer_cpu.kernels.conv_nhwc import make_conv_nhwc

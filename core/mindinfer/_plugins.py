@@ -246,21 +246,21 @@ class PluginRegistry:
         return list(info.backends)
 
     # -- other hooks ---------------------------------------------------------------------------
-    def open_model(self, path: str) -> ForeignModel | None:
-        """Ask each plugin's ``open_model`` in turn; the first non-None result wins."""
-        for impl in reversed(self._impls("open_model")):  # pluggy's call order: last registered first
+    def open_foreign(self, path: str) -> ForeignModel | None:
+        """Ask each plugin's ``open_foreign_model`` hook in turn; the first non-None result wins."""
+        for impl in reversed(self._impls("open_foreign_model")):  # pluggy's call order: last registered first
             try:
                 result = _call(impl, path=path)
             except (MindInferError, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 raise PluginError(
-                    f"plugin {impl.plugin_name!r} raised in open_model({path!r}): {type(exc).__name__}: {exc}"
+                    f"plugin {impl.plugin_name!r} raised in open_foreign_model({path!r}): {type(exc).__name__}: {exc}"
                 ) from exc
             if result is not None:
                 if not isinstance(result, ForeignModel):
                     raise PluginError(
-                        f"plugin {impl.plugin_name!r}: open_model must return a mindinfer.ir.ForeignModel "
+                        f"plugin {impl.plugin_name!r}: open_foreign_model must return a mindinfer.ir.ForeignModel "
                         f"or None, got {type(result).__name__}"
                     )
                 return result

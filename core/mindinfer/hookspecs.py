@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .backend import Backend
     from .ir import ForeignModel
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "open_model", "register_backends", "register_commands"]
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "open_foreign_model", "register_backends", "register_commands"]
 
 PROJECT_NAME = "mindinfer"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -63,7 +63,7 @@ def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 @hookspec(firstresult=True)
-def open_model(path: str) -> ForeignModel | None:
+def open_foreign_model(path: str) -> ForeignModel | None:
     """Open a model file that is not MindIR (``.onnx``...), or return ``None`` to pass.
 
     Runs when ``Session(path)`` or ``mindinfer inspect/run/bench`` is given a path that does

@@ -291,7 +291,7 @@ class Model:
 
 @dataclass
 class ForeignModel:
-    """A model file in a format other than MindIR (``.onnx``), opened by a plugin's ``open_model``.
+    """A model file in a format other than MindIR (``.onnx``), opened by a plugin's ``open_foreign_model`` hook.
 
     Core knows only its tensors; the plugin that opened it (and any backend declaring ``format``
     in ``capabilities.formats``) reads ``path`` itself. The properties mirror :class:`Model`'s so

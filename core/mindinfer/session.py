@@ -43,7 +43,7 @@ def open_model(
     dec_key: bytes | None = None,
     dec_mode: str = "AES-GCM",
 ) -> Model | ForeignModel:
-    """Load a MindIR file, or any format an installed plugin opens (``open_model`` hook).
+    """Load a MindIR file, or any format an installed plugin opens (``open_foreign_model`` hook).
 
     ``checkpoint``, ``strict``, ``dec_key`` and ``dec_mode`` are :func:`mindinfer.load`'s (MindIR only).
     ``path`` may also be a MindIR file's contents (``bytes``).
@@ -62,7 +62,7 @@ def open_model(
     suffix = Path(text).suffix.lower()
     if suffix == ".mindir":
         return load(text, **extra)
-    foreign = (registry or get_registry()).open_model(text)
+    foreign = (registry or get_registry()).open_foreign(text)
     if foreign is not None:
         if checkpoint is not None or dec_key is not None:
             raise MindIRError(f"{text}: checkpoints and dec_key apply to MindIR models, not {foreign.format} files")

@@ -216,14 +216,14 @@ import mindinfer
 from mindinfer.ir import ForeignModel, TensorSpec
 
 @mindinfer.hookimpl
-def open_model(path):
+def open_foreign_model(path):
     if not path.endswith(".fake"):
         return None
     return ForeignModel(path, "fake", [TensorSpec("in", (2, -1), "float32")], [TensorSpec("out", (2,), "int32")])
 """
 
 
-def test_open_model_hook_feeds_foreign_formats_to_backends(install: Install, tmp_path: Path) -> None:
+def test_open_foreign_model_hook_feeds_foreign_formats_to_backends(install: Install, tmp_path: Path) -> None:
     install({"opener": OPENER})
     reg = PluginRegistry()
     reg.register(NullPlugin(NullBackend(name="fakerunner", formats=frozenset({"fake"}))), name="fakerunner")
@@ -238,17 +238,17 @@ def test_open_model_hook_feeds_foreign_formats_to_backends(install: Install, tmp
     assert out.dtype == np.int32 and out.shape == (2,)
 
 
-def test_open_model_hook_raising_is_a_plugin_error(tmp_path: Path) -> None:
+def test_open_foreign_model_hook_raising_is_a_plugin_error(tmp_path: Path) -> None:
     class Bad:
         @mi.hookimpl
-        def open_model(self, path: str) -> None:
+        def open_foreign_model(self, path: str) -> None:
             raise ValueError("cannot parse header")
 
     reg = PluginRegistry(autoload=False)
     reg.register(Bad(), name="bad")
     path = tmp_path / "m.onnx"
     path.write_bytes(b"x")
-    with pytest.raises(PluginError, match="plugin 'bad' raised in open_model.*cannot parse header"):
+    with pytest.raises(PluginError, match="plugin 'bad' raised in open_foreign_model.*cannot parse header"):
         Session(path, target="cpu", plugins=reg)
 
 
@@ -287,7 +287,7 @@ def register_commands(subparsers):
     raise PluginAbort("commands aborted")
 
 @mindinfer.hookimpl
-def open_model(path):
+def open_foreign_model(path):
     raise PluginAbort("open aborted")
 """
 INTERRUPT_AT_IMPORT = "raise KeyboardInterrupt\n"
@@ -325,8 +325,8 @@ def test_base_exception_in_register_commands_or_open_model(install: Install, tmp
     reg.register_commands(argparse.ArgumentParser().add_subparsers())  # skipped with a warning, no raise
     weird = tmp_path / "model.weird"
     weird.write_bytes(b"x")
-    with pytest.raises(PluginError, match="raised in open_model.*PluginAbort: open aborted") as err:
-        reg.open_model(str(weird))
+    with pytest.raises(PluginError, match="raised in open_foreign_model.*PluginAbort: open aborted") as err:
+        reg.open_foreign(str(weird))
     assert type(err.value.__cause__).__name__ == "PluginAbort"
 
 

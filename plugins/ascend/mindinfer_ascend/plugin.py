@@ -21,7 +21,7 @@ def register_backends(register: Callable[[Any], None]) -> None:
 
 
 @hookimpl
-def open_model(path: str) -> ForeignModel | None:
+def open_foreign_model(path: str) -> ForeignModel | None:
     if not path.lower().endswith(".om"):
         return None
     from .backend import describe_om

@@ -11,8 +11,8 @@ from mindinfer.ir import Model
 
 from . import kernels  # noqa: F401  (fills the registry)
 from ._allocator import allocator_status, keep_freed_memory
+from ._blas import blas_core, blas_core_note, blas_info
 from ._dtypes import SUPPORTED_DTYPES
-from ._threads import blas_core, blas_core_note, blas_info
 from .executable import CpuExecutable
 from .registry import KERNELS, PLUGIN
 from .runtime import DEFAULT_MAX_LOOP_ITERATIONS

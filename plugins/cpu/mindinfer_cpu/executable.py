@@ -8,9 +8,9 @@ from mindinfer.backend import ExecutableBase
 from mindinfer.ir import Model
 
 from . import parallel
-from ._threads import single_threaded_blas
+from ._blas import single_threaded_blas
 from .registry import PLUGIN
-from .runtime import DEFAULT_MAX_LOOP_ITERATIONS, Profile, Program
+from .runtime import DEFAULT_MAX_LOOP_ITERATIONS, CompiledProgram, Profile
 
 
 class CpuExecutable(ExecutableBase):
@@ -27,7 +27,7 @@ class CpuExecutable(ExecutableBase):
         self, model: Model, threads: int | None, max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS
     ) -> None:
         super().__init__(len(model.inputs), PLUGIN)
-        self.program = Program(model, max_loop_iterations)
+        self.program = CompiledProgram(model, max_loop_iterations)
         #: The ``threads`` option (None: up to :data:`parallel.DEFAULT_MAX_THREADS`, one per core).
         self.threads = threads
         #: The run's one thread pool: numpy loops and matrix-product row blocks (see :mod:`.parallel`).

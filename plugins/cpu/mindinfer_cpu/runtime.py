@@ -59,9 +59,10 @@ class _RunState(threading.local):
     control: RunControl | None = None
 
 
-class Program:
-    """Every graph of a model compiled to a plan (function graphs compiled on first use is not
-    needed: all are compiled up front so that unsupported variants surface at compile time)."""
+class CompiledProgram:
+    """Every graph of a model compiled to a plan; constructing one is compiling (passes, layouts,
+    kernel building), up front for every function graph so that unsupported variants surface at
+    compile time rather than mid-run."""
 
     def __init__(self, model: Model, max_loop_iterations: int = DEFAULT_MAX_LOOP_ITERATIONS) -> None:
         self.model = model
@@ -143,7 +144,7 @@ class Program:
                             slots[i] = None
                 else:
                     for step in plan.steps:
-                        if control is not None:
+                        if control is not None and control.stop_reason() is not None:  # the message only then
                             control.check(
                                 plugin_message(PLUGIN, f"node '{step.name}' ({step.op}) of graph '{plan.name}'")
                             )

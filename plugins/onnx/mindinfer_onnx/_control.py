@@ -150,7 +150,7 @@ def _bool(b: GraphBuilder, name: str) -> str:
 
 def _graph(b: GraphBuilder, name: str) -> ir.Graph:
     try:
-        return b.model.ir_model.graph(name)
+        return b.conversion.ir_model.graph(name)
     except KeyError:
         raise b.unsupported(f"function graph '{name}' is missing from the model") from None
 
@@ -208,8 +208,8 @@ def _subgraph(
     final = []
     for out, spec in zip(outputs, specs):
         if produced is None or out not in produced:
-            new = b.model.fresh(f"{name}/out")
-            nodes.append(_onnx_pb.make_node("Identity", [out], [new], name=b.model.fresh(f"{name}/Identity")))
+            new = b.conversion.fresh(f"{name}/out")
+            nodes.append(_onnx_pb.make_node("Identity", [out], [new], name=b.conversion.fresh(f"{name}/Identity")))
             out = new
         final.append(out)
     infos = [_info(b, o, s) for o, s in zip(final, specs)]
@@ -228,17 +228,17 @@ def _lower_if(b: GraphBuilder, switch: SwitchClosure, args: list[str]) -> list[s
     branches: list[tuple[onnx.GraphProto, list[Value | None]]] = []
     for label, closure in (("then", switch.on_true), ("else", switch.on_false)):
         graph = _graph(b, closure.graph)
-        sub = GraphBuilder(b.model, parent=b, scope=f"{graph.name}")
+        sub = GraphBuilder(b.conversion, parent=b, scope=f"{graph.name}")
         sub.current = b.current
         results = call_graph(sub, closure.graph, _resolve(b, closure.bound) + args)
         specs = [b.info(r) for r in results]
-        name = b.model.fresh(f"{b.current.name if b.current else 'if'}/{label}")
+        name = b.conversion.fresh(f"{b.current.name if b.current else 'if'}/{label}")
         branches.append((_subgraph(b, name, sub.nodes, results, specs, produced=sub.produced), specs))
     (then_g, then_specs), (else_g, _) = branches
     outs = b.op("If", [switch.cond], len(then_specs), then_branch=then_g, else_branch=else_g)
     for name, spec in zip(outs, then_specs):
         if spec is not None:
-            b.model.info[name] = Value(spec.dtype, None)
+            b.conversion.info[name] = Value(spec.dtype, None)
     return outs
 
 
@@ -364,14 +364,14 @@ def _lower_loop(b: GraphBuilder, header: ir.Graph, init: list[str]) -> list[str]
     _, cond0 = _header(b, shape, init)
 
     # The body: state in, (header; body; header again for the next condition), state out.
-    lb = GraphBuilder(b.model, parent=b, scope=f"{header.name}/loop")
+    lb = GraphBuilder(b.conversion, parent=b, scope=f"{header.name}/loop")
     lb.current = b.current
-    iter_name, cond_in = b.model.fresh(f"{header.name}/iter"), b.model.fresh(f"{header.name}/cond_in")
-    state_in = [b.model.fresh(f"{header.name}/{s.name}") for s in header.inputs]
+    iter_name, cond_in = b.conversion.fresh(f"{header.name}/iter"), b.conversion.fresh(f"{header.name}/cond_in")
+    state_in = [b.conversion.fresh(f"{header.name}/{s.name}") for s in header.inputs]
     dtypes = [_state_dtype(b, spec, name) for spec, name in zip(header.inputs, init)]
     shapes = [_state_shape(b, spec, name) for spec, name in zip(header.inputs, init)]
     for name, dt, sh in zip(state_in, dtypes, shapes):
-        b.model.info[name] = Value(dt, sh)
+        b.conversion.info[name] = Value(dt, sh)
     hs, _ = _header(lb, shape, state_in)
     body_args = _resolve(hs, shape.body.bound) + _resolve(hs, shape.call.inputs[1:])
     new_state = _lower_body(hs, body_graph, body_args, header.name)
@@ -386,7 +386,7 @@ def _lower_loop(b: GraphBuilder, header: ir.Graph, init: list[str]) -> list[str]
     ]
     loop_body = _subgraph(
         b,
-        b.model.fresh(f"{header.name}/body"),
+        b.conversion.fresh(f"{header.name}/body"),
         lb.nodes,
         [cond_next, *new_state],
         specs,
@@ -395,7 +395,7 @@ def _lower_loop(b: GraphBuilder, header: ir.Graph, init: list[str]) -> list[str]
     )
     final = b.op("Loop", ["", cond0, *init], n, body=loop_body, hint=f"{header.name}")
     for name, dt, sh in zip(final, dtypes, shapes):
-        b.model.info[name] = Value(dt, sh)
+        b.conversion.info[name] = Value(dt, sh)
 
     # After the loop: the exit branch on the final state.
     es, _ = _header(b, shape, final)

@@ -2,7 +2,7 @@
 
 One :class:`GraphBuilder` exists per ONNX graph being written: the main graph, and one per ``If``
 branch or ``Loop`` body. Builders nest the way ONNX scopes do, so a branch reads a value of its
-enclosing graph simply by name. All builders of one conversion share a :class:`Model` (unique names,
+enclosing graph simply by name. All builders of one conversion share a :class:`Conversion` (unique names,
 initializers, the IR-to-ONNX name map's fallbacks, the opset).
 """
 
@@ -34,8 +34,8 @@ class Value:
 
 
 @dataclass
-class Model:
-    """State shared by every graph of one conversion."""
+class Conversion:
+    """State shared by every graph of one conversion (not a model: see ``ir_model`` for that)."""
 
     ir_model: ir.Model
     opset: int
@@ -84,8 +84,8 @@ def onnx_dtype(dtype: np.dtype | str) -> int:
 class GraphBuilder:
     """One ONNX graph: its nodes, and the map from IR value names to ONNX value names."""
 
-    def __init__(self, model: Model, parent: GraphBuilder | None = None, scope: str = "") -> None:
-        self.model = model
+    def __init__(self, conversion: Conversion, parent: GraphBuilder | None = None, scope: str = "") -> None:
+        self.conversion = conversion
         self.parent = parent
         self.scope = scope
         self.nodes: list[onnx.NodeProto] = []
@@ -99,7 +99,7 @@ class GraphBuilder:
 
     def inline_scope(self, scope: str) -> GraphBuilder:
         """A new naming scope whose nodes go into this same ONNX graph (an inlined function graph)."""
-        child = GraphBuilder(self.model, parent=self, scope=scope)
+        child = GraphBuilder(self.conversion, parent=self, scope=scope)
         child.nodes = self.nodes
         child.produced = self.produced
         child.current = self.current
@@ -107,7 +107,7 @@ class GraphBuilder:
 
     @property
     def opset(self) -> int:
-        return self.model.opset
+        return self.conversion.opset
 
     # -- names -------------------------------------------------------------------------------
     def lookup(self, ir_name: str) -> str:
@@ -119,8 +119,8 @@ class GraphBuilder:
             if ir_name in b.dropped:
                 raise self.unsupported(b.dropped[ir_name])
             b = b.parent
-        if ir_name in self.model.params:
-            return self.model.params[ir_name]
+        if ir_name in self.conversion.params:
+            return self.conversion.params[ir_name]
         raise self.unsupported(f"value '{ir_name}' is not defined where it is used")
 
     def lookup_closure(self, ir_name: str) -> Any:
@@ -135,7 +135,7 @@ class GraphBuilder:
         self.env[ir_name] = onnx_name
 
     def info(self, onnx_name: str) -> Value | None:
-        return self.model.info.get(onnx_name)
+        return self.conversion.info.get(onnx_name)
 
     def unsupported(self, detail: str, primitive: str | None = None) -> UnsupportedOpError:
         node = self.current
@@ -157,13 +157,13 @@ class GraphBuilder:
     ) -> list[str]:
         """Append one ONNX node; returns its output names (fresh unless ``outputs`` is given)."""
         base = hint or (self.current.name if self.current else op_type)
-        outs = list(outputs) if outputs is not None else [self.model.fresh(f"{base}/{op_type}") for _ in range(n_out)]
-        node_name = self.model.fresh(f"{base}/{op_type}_node")
+        outs = list(outputs) if outputs is not None else [self.conversion.fresh(f"{base}/{op_type}") for _ in range(n_out)]
+        node_name = self.conversion.fresh(f"{base}/{op_type}_node")
         attrs = {k: v for k, v in attrs.items() if v is not None}
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=node_name, **attrs))
         self.produced.update(outs)
         if value is not None and outs:
-            self.model.info[outs[0]] = value
+            self.conversion.info[outs[0]] = value
         return outs
 
     def op1(self, op_type: str, inputs: Sequence[str], **kw: Any) -> str:
@@ -171,11 +171,11 @@ class GraphBuilder:
 
     def const(self, value: Any, dtype: np.dtype | str | None = None, hint: str = "const") -> str:
         array = np.asarray(value, dtype=dtype)
-        return self.model.const(array, hint)
+        return self.conversion.const(array, hint)
 
     def ints(self, values: Sequence[int], hint: str = "ints") -> str:
         """An int64 1-D constant (shapes, axes, pads for the inputs that take them)."""
-        return self.model.const(np.asarray(list(values), dtype=np.int64).reshape(-1), hint)
+        return self.conversion.const(np.asarray(list(values), dtype=np.int64).reshape(-1), hint)
 
     # -- typed helpers used by many lowerings ------------------------------------------------
     def cast(self, name: str, dtype: np.dtype | str) -> str:

@@ -22,7 +22,7 @@ from mindinfer.errors import MindInferError, UnsupportedOpError
 
 from . import _onnx_pb as helper
 from ._control import lower_nodes
-from ._graph import PLUGIN, GraphBuilder, Model, Value, make_value_info
+from ._graph import PLUGIN, Conversion, GraphBuilder, Value, make_value_info
 from ._opsets import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from .lowering import LOWERINGS
 
@@ -59,7 +59,7 @@ def convert(model: ir.Model, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise MindInferError(f"onnx opset {opset} is not supported; choose {MIN_OPSET}..{MAX_OPSET}")
     _check_primitives(model)
-    state = Model(model, opset)
+    state = Conversion(model, opset)
     main = model.main
     for spec in main.inputs:
         state.used_names.add(spec.name)
@@ -140,7 +140,7 @@ def _outputs(b: GraphBuilder, model: ir.Model) -> list[onnx.ValueInfoProto]:
             source = b.const(np.asarray(item.value, dtype=spec.dtype if spec else None))
         else:
             raise UnsupportedOpError("<output>", f"output {i}", PLUGIN, "a tuple or None graph output")
-        name = b.model.fresh(spec.name if spec and spec.name else f"output_{i}")
+        name = b.conversion.fresh(spec.name if spec and spec.name else f"output_{i}")
         b.identity_into(source, name)
         info = b.info(source)
         # What the graph computes wins over the exported spec: a lowering that knows MindSpore's real

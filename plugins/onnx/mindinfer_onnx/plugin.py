@@ -90,7 +90,7 @@ def _convert_command(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def open_model(path: str) -> ForeignModel | None:
+def open_foreign_model(path: str) -> ForeignModel | None:
     if not path.lower().endswith(".onnx"):
         return None
     from ._foreign import open_onnx

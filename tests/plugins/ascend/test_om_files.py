@@ -1,4 +1,4 @@
-"""``.om`` files open directly: Session("net.om", target="ascend") through the open_model hook."""
+"""``.om`` files open directly: Session("net.om", target="ascend") through the open_foreign_model hook."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_an_onnx_file_goes_straight_to_atc(sim: Sim, tmp_path: Path) -> None:
     registry = sim.registry
     from mindinfer_onnx import plugin as onnx_plugin
 
-    registry.register(onnx_plugin, name="onnx")  # it opens .onnx files (open_model)
+    registry.register(onnx_plugin, name="onnx")  # it opens .onnx files (open_foreign_model)
     _, (x,), (want,) = case("small_cnn_dynamic_batch")
     with mindinfer.Session(onnx_path, target="ascend", options={"batch_sizes": [1, 4]}, plugins=registry) as sess:
         assert sess.placement.plugin == "ascend"

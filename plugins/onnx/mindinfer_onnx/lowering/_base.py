@@ -164,7 +164,7 @@ def out(b: GraphBuilder, node: Node, name: str, index: int = 0) -> None:
     b.bind(node.outputs[index], name)
     spec = node.out_specs[index] if index < len(node.out_specs) else None
     if spec is not None:
-        b.model.info[name] = Value(np.dtype(spec.dtype), spec.shape)
+        b.conversion.info[name] = Value(np.dtype(spec.dtype), spec.shape)
 
 
 def outs(b: GraphBuilder, node: Node, names: Sequence[str]) -> None:

@@ -52,7 +52,7 @@ def _out_as(b: GraphBuilder, node: Node, name: str, dt: np.dtype | None) -> None
     out(b, node, name)
     info = b.info(name)
     if dt is not None and info is not None and info.dtype != dt:
-        b.model.info[name] = Value(dt, info.shape)
+        b.conversion.info[name] = Value(dt, info.shape)
 
 
 # MindSpore's enum for rounding_mode (op_enum: TRUNC = 1, FLOOR = 2); None is true division.

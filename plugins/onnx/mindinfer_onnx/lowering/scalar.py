@@ -65,7 +65,7 @@ def scalar(b: GraphBuilder, node: Node, index: int) -> tuple[str, np.dtype]:
 
 def _bind(b: GraphBuilder, node: Node, name: str, dtype: np.dtype, index: int = 0) -> None:
     b.bind(node.outputs[index], name)
-    b.model.info[name] = Value(np.dtype(dtype), ())
+    b.conversion.info[name] = Value(np.dtype(dtype), ())
 
 
 def _operands(b: GraphBuilder, node: Node) -> tuple[str, str, np.dtype]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mindinfer_cpu._threads import blas_info, get_blas_threads, set_blas_threads, single_threaded_blas
+from mindinfer_cpu._blas import blas_info, get_blas_threads, set_blas_threads, single_threaded_blas
 
 
 def test_blas_thread_setter_reaches_numpys_blas() -> None:
