@@ -112,7 +112,8 @@ def _check_one(spec: TensorSpec, value: Any) -> np.ndarray:
                     f"input {spec.name!r}: dimension {axis} must be {d}, got {g} "
                     f"(expected shape {want}, given {_fmt_shape(array.shape)})"
                 )
-    return np.ascontiguousarray(array)
+    # Not np.ascontiguousarray alone: it turns a 0-d input into a 1-d one.
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 def _convert(spec: TensorSpec, value: Any) -> np.ndarray:

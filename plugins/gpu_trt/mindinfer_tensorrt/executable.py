@@ -129,7 +129,8 @@ class TensorRTExecutable(ExecutableBase):
         pending: list[tuple[str, tuple[int, ...], Any, np.ndarray | None]] = []
         for (name, dtype, spec), value in zip(self.inputs, inputs):
             view = device_view(value, name, stream)
-            host = np.ascontiguousarray(value) if view is None else None
+            # np.asarray, not np.ascontiguousarray: the latter makes 0-d inputs 1-d.
+            host = np.asarray(value, order="C") if view is None else None
             shape = tuple(view.shape if view is not None else host.shape)  # type: ignore[union-attr]
             given = view.dtype if view is not None else host.dtype  # type: ignore[union-attr]
             _check_input(spec, name, shape, given, dtype, view is not None and not view.contiguous)
