@@ -1,19 +1,27 @@
-"""Latency of the cpu plugin against onnxruntime and MindSpore on the zoo networks (not a test).
+"""Latency of mindinfer against onnxruntime and MindSpore itself on the zoo networks, side by side (not a test).
 
     .venv/bin/python benchmarks/bench_zoo.py [--nets NET ...] [--batches 1 8] [--loops 20] [--threads 2]
+        [--targets cpu@cpu cpu] [--mindspore VENV]
 
 For each network and batch in ``~/.cache/mindinfer/zoo/<net>/b<batch>/`` (made by tools/make_zoo.py)
 it times, interleaved (a burst of runs of each runner per round, so that machine load hits all alike,
 with a pause before each burst so that no runner's spinning threads slow the next one):
 
-* ``mindinfer`` -- ``mindinfer.Session(model.mindir, target="cpu", options={"threads": N})``;
+* ``mindinfer`` -- ``mindinfer.Session(model.mindir, target=T, options={"threads": N})`` for each
+  ``--targets`` T (default ``cpu@cpu``, the native plugin, and ``cpu``, which is the onnx plugin
+  when onnxruntime is installed);
 * ``onnxruntime`` -- on ``model.onnx`` when ``mindspore.onnx.export`` made one, else on the file our
   onnx plugin converts (labelled ``ort(conv)``) when ``mindinfer_onnx`` is installed;
-* ``mindspore`` -- ``nn.GraphCell(mindspore.load(...))`` when mindspore imports here, else the median
-  latency stored in the zoo's case.json (labelled ``stored``; measured by make_zoo.py on 2 threads).
+* ``mindspore`` -- MindSpore's own ``nn.GraphCell(mindspore.load(...))``, run in MindSpore's own
+  environment within the same run: ``--mindspore VENV`` (or ``$MINDINFER_BENCH_MINDSPORE``) names a
+  virtual environment (or its python) with MindSpore installed, which runs benchmarks/_mindspore_worker.py
+  as a child process; its bursts are interleaved with the others' like any runner's. Without it, the
+  median stored in the zoo's case.json at export time is shown, marked ``(stored)``: it was measured
+  at another time, under other load, and is no side-by-side comparison.
 
-It prints median latencies in milliseconds and the ratios. The ``max|d|`` column is mindinfer's largest
-absolute difference from MindSpore's stored output, as a sanity check. Nothing here asserts a time.
+It prints median latencies in milliseconds and the ratios. The ``max|d|`` column is the first
+target's largest absolute difference from MindSpore's stored output, as a sanity check. Nothing here
+asserts a time.
 """
 
 from __future__ import annotations
@@ -35,16 +43,19 @@ NETS = ["mobilenet_v2_100", "resnet18", "shufflenet_v2_x1_0", "vit_b_32_224"]
 ZOO = Path(os.environ.get("MINDINFER_ZOO_DIR", Path.home() / ".cache" / "mindinfer" / "zoo"))
 
 Runner = Callable[[], Any]
+#: n timed runs in a row -> their times in seconds.
+Burst = Callable[[int], list[float]]
 #: Timed runs of one runner in a row, and the pause before each such burst (see bench()).
 BURST = 3
 QUIET_S = 0.05
 
 
-def _mindinfer(folder: Path, x: np.ndarray, threads: int) -> tuple[Runner, np.ndarray]:
+def _mindinfer(folder: Path, x: np.ndarray, threads: int, target: str) -> tuple[Runner, np.ndarray, str]:
+    """(runner, output, plugin that ran it)."""
     import mindinfer
 
-    sess = mindinfer.Session(folder / "model.mindir", target="cpu", options={"threads": threads})
-    return (lambda: sess.run([x])), sess.run([x])[0]
+    sess = mindinfer.Session(folder / "model.mindir", target=target, options={"threads": threads})
+    return (lambda: sess.run([x])), sess.run([x])[0], sess.placement.plugin
 
 
 def _ort_session(path: Path, threads: int) -> Any:
@@ -85,62 +96,114 @@ def _onnxruntime(folder: Path, x: np.ndarray, threads: int, tmp: Path) -> tuple[
     return label, (lambda: sess.run(None, {name: x})), ""
 
 
-def _mindspore(folder: Path, x: np.ndarray, threads: int) -> tuple[str, Runner | None, float | None]:
-    """(label, runner, stored_ms): a live GraphCell when mindspore imports, else the stored median."""
-    try:
-        import mindspore as ms
-        from mindspore import nn
+class MindSporeWorker:
+    """MindSpore in its own virtual environment: benchmarks/_mindspore_worker.py as a child process."""
 
-        ms.set_context(mode=ms.GRAPH_MODE)
-        ms.set_device("CPU")
-        ms.device_context.cpu.op_tuning.threads_num(threads)
-        cell = nn.GraphCell(ms.load(str(folder / "model.mindir")))
-        xt = ms.Tensor(x)
+    def __init__(self, venv: str) -> None:
+        import subprocess
 
-        def run() -> Any:
-            out = cell(xt)
-            return out.asnumpy() if hasattr(out, "asnumpy") else out
+        python = Path(venv)
+        if python.is_dir():
+            python = python / "bin" / "python"
+        if not python.is_file():
+            raise SystemExit(f"--mindspore {venv}: no python at {python}; give a venv with MindSpore installed")
+        worker = Path(__file__).with_name("_mindspore_worker.py")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        self.proc = subprocess.Popen(
+            [str(python), str(worker)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.version = ""
 
-        return "mindspore", run, None
-    except Exception:  # noqa: BLE001 -- not installed, or this build cannot load the file
-        info = json.loads((folder / "case.json").read_text()) if (folder / "case.json").is_file() else {}
-        stored = (info.get("mindspore_latency_ms") or {}).get("median")
-        return "stored", None, (float(stored) if stored is not None else None)
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the MindSpore worker exited")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
-def bench(folder: Path, loops: int, threads: int, tmp: Path) -> dict[str, Any]:
+def _mindspore(
+    folder: Path, threads: int, worker: MindSporeWorker | None
+) -> tuple[str, Burst | None, float | None, str]:
+    """(label, burst, stored_ms, note): live MindSpore through the worker, else the stored median."""
+    if worker is not None:
+        try:
+            worker.version = worker.ask(load=str(folder), threads=threads).get("mindspore", "")
+            return "mindspore", (lambda n: worker.ask(run=n)["times"]), None, ""
+        except Exception as exc:  # noqa: BLE001 -- reported, and the stored median is shown instead
+            note = f"MindSpore could not run it: {str(exc)[:100]}"
+    else:
+        note = ""
+    info = json.loads((folder / "case.json").read_text()) if (folder / "case.json").is_file() else {}
+    stored = (info.get("mindspore_latency_ms") or {}).get("median")
+    return "stored", None, (float(stored) if stored is not None else None), note
+
+
+def _burst(run: Runner) -> Burst:
+    def burst(n: int) -> list[float]:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        return times
+
+    return burst
+
+
+def bench(
+    folder: Path, loops: int, threads: int, tmp: Path, targets: list[str], worker: MindSporeWorker | None
+) -> dict[str, Any]:
     x = np.load(folder / "input_0.npy")
     ref = np.load(folder / "output_0.npy")
-    mi_run, mi_out = _mindinfer(folder, x, threads)
+    bursts: dict[str, Burst] = {}
+    plugins: dict[str, str] = {}
+    first_out = None
+    for target in targets:
+        run, out, plugin = _mindinfer(folder, x, threads, target)
+        bursts[target], plugins[target] = _burst(run), plugin
+        first_out = out if first_out is None else first_out
     ort_label, ort_run, ort_note = _onnxruntime(folder, x, threads, tmp)
-    ms_label, ms_run, ms_stored = _mindspore(folder, x, threads)
-    runners: dict[str, Runner] = {"mindinfer": mi_run}
+    ms_label, ms_burst, ms_stored, ms_note = _mindspore(folder, threads, worker)
     if ort_run is not None:
-        runners["ort"] = ort_run
-    if ms_run is not None:
-        runners["ms"] = ms_run
-    for run in runners.values():  # warm-up: first-run allocations, thread pools
-        for _ in range(2):
-            run()
-    times: dict[str, list[float]] = {k: [] for k in runners}
+        bursts["ort"] = _burst(ort_run)
+    if ms_burst is not None:
+        bursts["ms"] = ms_burst
+    for burst in bursts.values():  # warm-up: first-run allocations, thread pools
+        burst(2)
+    times: dict[str, list[float]] = {k: [] for k in bursts}
     for _ in range(loops):
-        for key, run in runners.items():
+        for key, burst in bursts.items():
             # Let the previous runner's threads go idle first: onnxruntime's and OpenBLAS's workers
             # spin for a while after a run and would take a core from whichever runner comes next.
             time.sleep(QUIET_S)
-            for _ in range(BURST):
-                t0 = time.perf_counter()
-                run()
-                times[key].append(time.perf_counter() - t0)
+            times[key].extend(burst(BURST))
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    assert first_out is not None
     return {
-        "mi": med["mindinfer"],
+        "mi": {t: med[t] for t in targets},
+        "plugins": plugins,
         "ort": med.get("ort"),
         "ort_label": ort_label,
-        "ort_note": ort_note,
+        "notes": [n for n in (ort_note and f"onnxruntime: {ort_note}", ms_note) if n],
         "ms": med.get("ms", ms_stored),
         "ms_label": ms_label,
-        "maxdiff": float(np.max(np.abs(mi_out.astype(np.float64) - ref))),
+        "maxdiff": float(np.max(np.abs(first_out.astype(np.float64) - ref))),
     }
 
 
@@ -167,11 +230,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loops", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--zoo", type=Path, default=ZOO)
+    ap.add_argument("--targets", nargs="+", default=["cpu@cpu", "cpu"], help="mindinfer targets to time")
+    ap.add_argument(
+        "--mindspore",
+        default=os.environ.get("MINDINFER_BENCH_MINDSPORE"),
+        metavar="VENV",
+        help="a virtual environment (or its python) with MindSpore, run side by side "
+        "(default: $MINDINFER_BENCH_MINDSPORE; without it, the latencies stored at export time are shown)",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    worker = MindSporeWorker(args.mindspore) if args.mindspore else None
 
-    header = f"{'network':22} {'b':>2} {'mindinfer ms':>12} {'ort ms':>9} {'MindSpore ms':>14} {'MS/mi':>7} {'mi/ort':>7} {'max|d|':>8}"
-    print(f"threads={args.threads} loops={args.loops} zoo={args.zoo}")
+    cols = "".join(f" {t + ' ms':>12}" for t in args.targets)
+    ratios = "".join(f" {'MS/' + t:>11}" for t in args.targets)
+    header = f"{'network':22} {'b':>2}{cols} {'ort ms':>9} {'MindSpore ms':>14}{ratios} {'mi/ort':>7} {'max|d|':>8}"
+    where = f"live, {args.mindspore}" if worker else "stored at export time"
+    print(f"threads={args.threads} loops={args.loops} zoo={args.zoo} MindSpore: {where}")
     _print_blas()
     print(header)
     print("-" * len(header))
@@ -184,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{net:22} {b:>2}  (not in the zoo: run tools/make_zoo.py {net})")
                     continue
                 try:
-                    r = bench(folder, args.loops, args.threads, Path(tmp))
+                    r = bench(folder, args.loops, args.threads, Path(tmp), args.targets, worker)
                 except Exception as exc:  # noqa: BLE001 -- report and continue with the next network
                     print(f"{net:22} {b:>2}  failed: {type(exc).__name__}: {str(exc)[:100]}")
                     continue
@@ -192,17 +267,26 @@ def main(argv: list[str] | None = None) -> int:
                     " (stored)" if r["ms_label"] == "stored" and r["ms"] is not None else ""
                 )
                 ort_text = _fmt(r["ort"]) + ("*" if r["ort_label"] == "ort(conv)" and r["ort"] is not None else "")
-                speedup = r["ms"] / r["mi"] if r["ms"] else None
-                vs_ort = r["mi"] / r["ort"] if r["ort"] else None
-                print(
-                    f"{net:22} {b:>2} {r['mi']:>12.2f} {ort_text:>9} {ms_text:>14} {_fmt(speedup, '.1f'):>7} "
-                    f"{_fmt(vs_ort):>7} {r['maxdiff']:>8.1e}"
+                mi_text = "".join(f" {r['mi'][t]:>12.2f}" for t in args.targets)
+                speedups = "".join(
+                    f" {_fmt(r['ms'] / r['mi'][t] if r['ms'] else None, '.1f'):>11}" for t in args.targets
                 )
-                if r["ort_note"]:
-                    notes.append(f"{net} b{b}: onnxruntime: {r['ort_note']}")
+                first = args.targets[0]
+                vs_ort = r["mi"][first] / r["ort"] if r["ort"] else None
+                print(
+                    f"{net:22} {b:>2}{mi_text} {ort_text:>9} {ms_text:>14}{speedups} {_fmt(vs_ort):>7} "
+                    f"{r['maxdiff']:>8.1e}"
+                )
+                notes += [f"{net} b{b}: {n}" for n in r["notes"]]
+                notes += [
+                    f"{net} b{b}: target {t} ran on plugin {p!r}" for t, p in r["plugins"].items() if "@" not in t
+                ]
+    if worker is not None:
+        worker.close()
     if notes:
-        print("\n" + "\n".join(notes))
-    print("\nMS/mi: times faster than MindSpore (goal >= 20); mi/ort: mindinfer over onnxruntime (goal <= 1.5 at b8);")
+        print("\n" + "\n".join(dict.fromkeys(notes)))
+    version = f" {worker.version}" if worker and worker.version else ""
+    print(f"\nMS/T: times faster than MindSpore{version} on target T; mi/ort: {args.targets[0]} over onnxruntime.")
     print("* onnxruntime on the mindinfer_onnx conversion (MindSpore's own ONNX export was not available).")
     return 0
 

@@ -6,6 +6,7 @@ within rtol=1e-4, atol=1e-5; 1 on a mismatch; 2 when mindinfer reports an error.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,7 +38,18 @@ def main() -> int:
             f" (max abs difference {err:.3g})"
         )
     print("\nOK: mindinfer reproduces MindSpore's outputs" if ok else "\nMISMATCH: see above")
+    _where_is_the_cli()
     return 0 if ok else 1
+
+
+def _where_is_the_cli() -> None:
+    """The command line sits next to this Python (the venv `make demo` made), not on PATH."""
+    cli = Path(sys.executable).parent / "mindinfer"
+    if cli.is_file():
+        rel = os.path.relpath(cli) if not os.path.relpath(cli).startswith("..") else str(cli)
+        print(f"\ncommand line: {rel} (or `. {Path(rel).parent}/activate`, then `mindinfer`); try:")
+        print(f"  {rel} devices")
+        print(f"  {rel} run {os.path.relpath(CASE / 'model.mindir')} --print-all")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     .venv/bin/python tools/precision_check.py efficientnet_b0:1 mixnet_s:1 [--targets cpu cpu@onnx]
         [--zoo DIR] [--markdown tools/zoo_precision.md] [--top 5]
 
-Why: a few zoo networks (random, untrained weights, so activations reach the hundreds) miss the issue's
+Why: a few zoo networks (random, untrained weights, so activations reach the hundreds) miss the element-wise
 ``allclose(rtol=1e-3, atol=1e-4)`` against MindSpore on a handful of output elements while their cosine
 is 1 - 1e-10. If MindSpore's float32 output is itself that far from the exact result, the misses are
 float32 rounding (summation order), not a bug. This script measures it, without MindSpore.
@@ -17,7 +17,7 @@ plugin files are not touched. A second float64 result that shares none of those 
 converter's graph cast to double, run by ``onnx.reference.ReferenceEvaluator``) is compared with R
 (``--no-cross`` skips it; it is the slow part on big networks).
 
-Rows, each against R: max |a - R|; the worst ``|a - R| / (1e-4 + 1e-3 |R|)`` (the issue's tolerance
+Rows, each against R: max |a - R|; the worst ``|a - R| / (1e-4 + 1e-3 |R|)`` (the allclose tolerance
 with R as reference, > 1 fails); failing elements; 1 - cosine; the median of ``|a - R| / (u S)``, where
 ``S`` is the last MatMul's sum of |terms| (``|x| @ |W|``, bias left out) for each output element and
 ``u = 2**-24`` the float32 unit roundoff (how many last-layer-sized roundings the error is; where
@@ -25,8 +25,8 @@ with R as reference, > 1 fails); failing elements; 1 - cosine; the median of ``|
 error with MindSpore's. ``MindSpore (stored)`` is the zoo's output_0.npy; ``ideal f32`` is R's own
 computation with every step's result rounded to float32 (the error no float32 implementation avoids);
 ``f64 + random +-u`` multiplies every step's result by 1 +- u, random signs (how much one unbiased
-rounding per value moves the output); then the targets. ``(issue check)`` rows are the issue's own test
-against MindSpore's stored output, for R itself, the ideal float32 run and each target. Last, on the elements where a target fails the issue check, both sides' errors
+rounding per value moves the output); then the targets. ``(allclose check)`` rows are the element-wise allclose test
+against MindSpore's stored output, for R itself, the ideal float32 run and each target. Last, on the elements where a target fails the allclose check, both sides' errors
 against R: whichever side is further from R is the inaccurate one.
 """
 
@@ -277,7 +277,7 @@ def onnx_reference_f64(model_path: str, x: np.ndarray) -> np.ndarray | None:
 
 
 def tol_ratio(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """|a - ref| / (atol + rtol |ref|): the issue's allclose check, > 1 fails."""
+    """|a - ref| / (atol + rtol |ref|): the allclose check (rtol=1e-3, atol=1e-4), > 1 fails."""
     return np.abs(a - ref) / (ATOL + RTOL * np.abs(ref))
 
 
@@ -299,7 +299,7 @@ NOISE = "f64 + random +-u per step"
 
 
 def check(net: str, batch: int, zoo: str, targets: list[str], plugin: Any, top: int, cross: bool) -> list[str]:
-    """Markdown lines for one network: errors against float64, the issue check, the failing elements."""
+    """Markdown lines for one network: errors against float64, the allclose check, the failing elements."""
     folder = os.path.join(zoo, net, f"b{batch}")
     path = os.path.join(folder, "model.mindir")
     x = np.load(os.path.join(folder, "input_0.npy"))
@@ -356,7 +356,7 @@ def check(net: str, batch: int, zoo: str, targets: list[str], plugin: Any, top: 
         d = np.abs(a - ms)
         r = tol_ratio(a, ms)
         lines.append(
-            f"| {t} | MindSpore (issue check) | {d.max():.3g} | {r.max():.2f} | {int((r > 1).sum())}/{ref.size} | "
+            f"| {t} | MindSpore (allclose check) | {d.max():.3g} | {r.max():.2f} | {int((r > 1).sum())}/{ref.size} | "
             f"{1 - cosine(a, ms):.1e} | - | - |"
         )
     for t in targets:
@@ -370,7 +370,7 @@ def check(net: str, batch: int, zoo: str, targets: list[str], plugin: Any, top: 
         lines += [
             "",
             (
-                f"{t} fails the issue check on {len(order)} elements; there MindSpore's own error against "
+                f"{t} fails the allclose check on {len(order)} elements; there MindSpore's own error against "
                 f"float64 is the larger one on {worse}. Worst {len(shown)}:"
             ),
             "",

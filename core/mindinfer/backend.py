@@ -30,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ._arguments import check_arguments
 from ._recursion import unguarded_recursion
 from ._runs import RunControl, RunGate
 from ._weights import check_weight_uses
@@ -473,7 +474,8 @@ class BackendBase:
 
 
 def _check_model(model: Model) -> None:
-    """What makes a file unrunnable on any backend: endless recursion, weights contradicting their uses."""
+    """What makes a file unrunnable on any backend: endless recursion, missing arguments, weights
+    contradicting their uses."""
     cycle = unguarded_recursion(model)
     if cycle is not None:
         calls = " -> ".join([*cycle, cycle[0]])
@@ -481,6 +483,7 @@ def _check_model(model: Model) -> None:
             f"{model.source or 'the model'}: graph '{cycle[0]}' recurses with no Switch to stop it "
             f"({calls}); a run would never end. The file is corrupt, or was not written by mindspore.export"
         )
+    check_arguments(model)
     check_weight_uses(model)
 
 

@@ -182,3 +182,12 @@ def test_conformance_report_paths_checked_before_the_run(
         for which in (["--target", "cpu@cpu"], ["--all"]):
             code, _, err = cli(capsys, "conformance", *which, flag, str(bad))
             assert code == 2 and err.startswith(f"error: {flag} "), err
+
+
+def test_demo_says_where_the_command_line_is() -> None:
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
+    proc = subprocess.run([sys.executable, str(demo)], check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    cli = Path(sys.executable).parent / "mindinfer"
+    assert "command line: " in proc.stdout and "mindinfer devices" in proc.stdout
+    assert cli.is_file()

@@ -35,7 +35,15 @@ DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 OPSETS = (13, 14, 15)
 
 
-def _check_gears(value: Sequence[Any]) -> str | None:
+def _gears(value: Sequence[Any] | str) -> list[Any]:
+    """The gears of option batch_sizes: a list, or ATC's own "1,2,4,8" spelling (handy on the command line)."""
+    if isinstance(value, str):
+        return [int(b) if b.strip().isdigit() else b for b in value.split(",")]
+    return list(value)
+
+
+def _check_gears(given: Sequence[Any] | str) -> str | None:
+    value = _gears(given)
     if not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 2048 for b in value):
         return "every batch size must be an int from 1 to 2048 (ATC's range)"
     if not 2 <= len(set(value)) <= 100:
@@ -53,7 +61,7 @@ OPTIONS = (
     ),
     Option(
         "batch_sizes",
-        (tuple, list),
+        (tuple, list, str),
         DEFAULT_BATCH_SIZES,
         "ATC --dynamic_batch_size gears for a model whose batch dimension is -1; runs pad up to the nearest gear",
         check=_check_gears,
@@ -118,7 +126,7 @@ class AscendBackend(BackendBase):
         """ONNX file -> .om (cached) -> loaded; the work shared by MindIR and ``.onnx`` input."""
         batched = _batched_inputs(inputs)
         known = [(s.name, b) for s, b in zip(inputs, batched)]
-        gears = tuple(sorted(set(options["batch_sizes"]))) if any(batched) else ()
+        gears = tuple(sorted(set(_gears(options["batch_sizes"])))) if any(batched) else ()
         mode = precision.choose(options["precision"], device.chip)
         soc = str(device.details.get("soc_version") or device.chip)
         external = onnx_path.with_name(onnx_path.name + ".data")  # weights past 2 GB (ONNX external data)

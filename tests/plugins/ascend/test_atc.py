@@ -133,6 +133,7 @@ def test_atc_is_stopped_after_the_timeout(sim: Sim) -> None:
         ({"batch_sizes": [8]}, "2 to 100 distinct gears"),
         ({"batch_sizes": [0, 2]}, "from 1 to 2048"),
         ({"batch_sizes": [1, 4096]}, "from 1 to 2048"),
+        ({"batch_sizes": "1,two"}, "from 1 to 2048"),
         ({"opset": 17}, "opset"),
         ({"atc_timeout": 0}, "atc_timeout"),
         ({"threads": 2}, "unknown option"),

@@ -65,7 +65,7 @@ def test_dynamic_batch_pads_to_the_nearest_gear_and_slices(sim: Sim) -> None:
 def test_a_batch_beyond_the_largest_gear_is_split(sim: Sim) -> None:
     path, (x,), (want,) = case("small_cnn_dynamic_batch")
     rows = [0, 1, 1, 0, 1]
-    with mindinfer.Session(path, target="ascend", options={"batch_sizes": [2, 1]}, plugins=sim.registry) as sess:
+    with mindinfer.Session(path, target="ascend", options={"batch_sizes": "2,1"}, plugins=sim.registry) as sess:
         calls_before = sim.acl.sim_calls().count("acl.mdl.execute")
         (got,) = sess.run([x[rows]])
         runs = sim.acl.sim_calls().count("acl.mdl.execute") - calls_before

@@ -39,6 +39,11 @@ def grid_sampler_2d(b: GraphBuilder, node: Node) -> None:
     out(
         b,
         node,
-        b.op1("GridSample", [x(b, node, 0, dt), x(b, node, 1, dt)], mode=mode, padding_mode=padding,
-              align_corners=int(align)),
+        b.op1(
+            "GridSample",
+            [x(b, node, 0, dt), x(b, node, 1, dt)],
+            mode=mode,
+            padding_mode=padding,
+            align_corners=int(align),
+        ),
     )
