@@ -68,14 +68,13 @@ class Requirements:
 
     @classmethod
     def of_model(cls, model: Model) -> Requirements:
-        """Requirements read from a loaded graph: its primitives, tensor dtypes and flags."""
-        hist = model.primitive_histogram()
-        dtypes = {s.dtype for s in (*model.inputs, *model.outputs)}
+        """Requirements read from a loaded graph, by core's own reading (:class:`mindinfer.backend.Requirements`)."""
+        req = backend.Requirements.of(model)
         return cls(
-            primitives=frozenset(op for op in hist if op not in CONTROL_FLOW_OPS),
-            dtypes=frozenset(dtypes),
-            dynamic_shape=model.is_dynamic,
-            control_flow=model.has_control_flow,
+            primitives=frozenset(req.primitives),
+            dtypes=frozenset(req.dtypes),
+            dynamic_shape=bool(req.dynamic_shapes),
+            control_flow=bool(req.control_flow),
         )
 
     def for_core(self) -> backend.Requirements:
