@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MindIRError
+from .errors import MindInferError, MindIRError
 from .ir import Graph, Model, Node, Ref, TensorSpec
+from .primitives import RUNTIME
 
 __all__ = ["check_weight_uses"]
-
-_NCHW = (None, "NCHW", 0)
 
 
 class _Use:
@@ -48,8 +47,13 @@ class _Use:
                 return spec.shape
         return None
 
-    def flag(self, index: int, attr: str) -> Any:
-        return self.node.const_input(index, self.node.attrs.get(attr))
+    def arg(self, name: str, default: Any) -> Any:
+        """Argument ``name`` by the primitive's signature; ``default`` when unreadable or run-time."""
+        try:
+            value = self.node.arg(name)
+        except MindInferError:  # ArgumentError: the backend reports what it cannot read
+            return default
+        return default if value is RUNTIME else value
 
     def fail(self, name: str, data: np.ndarray, needs: str) -> MindIRError:
         return MindIRError(
@@ -67,9 +71,9 @@ def _conv(u: _Use) -> None:
     if data.ndim != 4 or 0 in data.shape:
         raise u.fail(name, data, "a 4-D weight (out_channels, in_channels/group, kh, kw) with no empty dimension")
     x = u.static_shape(0)
-    fmt = u.node.attrs.get("format", u.node.attrs.get("data_format"))
-    groups = u.node.attrs.get("group", u.node.attrs.get("groups", 1))
-    certain = x is not None and len(x) == 4 and fmt in _NCHW and isinstance(groups, int) and groups > 0
+    fmt = u.arg("data_format", None)
+    groups = u.arg("group", None)
+    certain = x is not None and len(x) == 4 and fmt == "NCHW" and isinstance(groups, int) and groups > 0
     if certain and x is not None and data.shape[1] * groups != x[1]:
         raise u.fail(name, data, f"in_channels/group = {x[1]}/{groups} for its input of shape {list(x)}")
 
@@ -84,19 +88,20 @@ def _matmul(u: _Use) -> None:
     a, b = shapes
     if w is None or a is None or b is None or len(a) != 2 or len(b) != 2:
         return
-    ta, tb = bool(u.flag(2, "transpose_a")), bool(u.flag(3, "transpose_b"))
+    ta, tb = bool(u.arg("transpose_a", False)), bool(u.arg("transpose_b", False))
     k_a, k_b = a[0 if ta else 1], b[1 if tb else 0]
     if k_a != k_b:
         raise u.fail(w[0], w[1], f"{k_a} rows{' (transposed)' if tb else ''} to multiply its input of shape {list(a)}")
 
 
-def _channels(u: _Use, fmt: Any) -> int | None:
+def _channels(u: _Use) -> int | None:
     x = u.static_shape(0)
     if x is None or len(x) < 2:
         return None
-    if fmt in _NCHW:
+    fmt = u.arg("data_format", None)
+    if fmt == "NCHW":
         return x[1]
-    if fmt in ("NHWC", 1):
+    if fmt == "NHWC":
         return x[-1]
     return None
 
@@ -108,7 +113,7 @@ def _bias_add(u: _Use) -> None:
     name, data = w
     if data.ndim != 1 or data.size == 0:
         raise u.fail(name, data, "a non-empty 1-D bias")
-    c = _channels(u, u.flag(2, "data_format") if len(u.node.inputs) > 2 else u.node.attrs.get("format"))
+    c = _channels(u)
     if c is not None and c != data.size:
         raise u.fail(name, data, f"one value per channel ({c})")
 
@@ -117,8 +122,7 @@ def _batch_norm(u: _Use) -> None:
     weights = [w for w in (u.weight(i) for i in range(1, 5)) if w is not None]
     if not weights:
         return
-    fmt = u.flag(8, "data_format") if len(u.node.inputs) > 8 else u.node.attrs.get("format")
-    c = _channels(u, fmt)
+    c = _channels(u)
     size = c if c is not None else weights[0][1].size
     for name, data in weights:
         if data.ndim != 1 or data.size == 0 or data.size != size:

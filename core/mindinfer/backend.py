@@ -30,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ._arguments import check_arguments
 from ._recursion import unguarded_recursion
 from ._runs import RunControl, RunGate
 from ._weights import check_weight_uses
@@ -346,6 +347,9 @@ class Executable(Protocol):
     #: True when ``run(inputs, control)`` honours a :class:`~mindinfer.RunControl` (a time limit,
     #: ``RunOptions.cancel()``), checking ``control.check(where)`` where it can stop. Default False.
     cancellable: bool
+    #: True when ``run`` takes arrays living on the device (CUDA arrays with
+    #: ``__cuda_array_interface__``) as they are, not only numpy arrays. Default False.
+    accepts_device_arrays: bool
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run on arrays in graph-input order; returns arrays in graph-output order.
@@ -365,7 +369,7 @@ class Executable(Protocol):
 
 def check_executable(exe: object, plugin: str) -> Executable:
     """``exe`` if it has every member of :class:`Executable`, else :class:`PluginError` naming what it lacks."""
-    members = ("run", "run_profiled", "close", "thread_safe", "can_profile", "cancellable")
+    members = ("run", "run_profiled", "close", "thread_safe", "can_profile", "cancellable", "accepts_device_arrays")
     lacking = [m for m in members if not hasattr(exe, m)]
     if lacking:
         raise PluginError(
@@ -470,7 +474,8 @@ class BackendBase:
 
 
 def _check_model(model: Model) -> None:
-    """What makes a file unrunnable on any backend: endless recursion, weights contradicting their uses."""
+    """What makes a file unrunnable on any backend: endless recursion, missing arguments, weights
+    contradicting their uses."""
     cycle = unguarded_recursion(model)
     if cycle is not None:
         calls = " -> ".join([*cycle, cycle[0]])
@@ -478,6 +483,7 @@ def _check_model(model: Model) -> None:
             f"{model.source or 'the model'}: graph '{cycle[0]}' recurses with no Switch to stop it "
             f"({calls}); a run would never end. The file is corrupt, or was not written by mindspore.export"
         )
+    check_arguments(model)
     check_weight_uses(model)
 
 
@@ -499,6 +505,8 @@ class ExecutableBase:
     can_profile: bool = False
     #: See :attr:`Executable.cancellable`.
     cancellable: bool = False
+    #: See :attr:`Executable.accepts_device_arrays`.
+    accepts_device_arrays: bool = False
 
     def __init__(self, n_inputs: int, plugin: str) -> None:
         self._n_inputs = n_inputs

@@ -241,7 +241,9 @@ def _inspect_json(path: str, model: Model | ForeignModel, registry: Any) -> dict
             }
         )
     out["backends"] = backends
-    out["plugins_not_loaded"] = {p.name: f"{p.status}: {p.error_text}" for p in registry.plugins if p.status != "loaded"}
+    out["plugins_not_loaded"] = {
+        p.name: f"{p.status}: {p.error_text}" for p in registry.plugins if p.status != "loaded"
+    }
     return out
 
 

@@ -65,7 +65,10 @@ def test_optional_behaviour_is_declared_with_defaults() -> None:
         def run(self, inputs: Any) -> Any:
             return inputs
 
-    with pytest.raises(PluginError, match=r"plugin 'demo': .*without run_profiled, close, thread_safe, can_profile, cancellable"):
+    with pytest.raises(
+        PluginError,
+        match=r"plugin 'demo': .*without run_profiled, close, thread_safe, can_profile, cancellable, accepts_device_arrays",
+    ):
         check_executable(Bare(), "demo")
 
 

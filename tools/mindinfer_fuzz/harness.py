@@ -104,7 +104,10 @@ def seeds(extra: list[Path] | None = None) -> list[Path]:
 def make_mutant(index: int, seed: int, cls: str, pool: list[Path], folder: Path) -> tuple[str, str]:
     """Write mutant ``index`` into ``folder``; returns (seed case, description). Deterministic."""
     mutation = CLASSES[cls]
-    for attempt in range(20):
+    if mutation.prefer is not None and random.Random(f"{seed}/{index}").random() < 0.5:
+        # Half of this class's mutants come from the (few) seeds it was made for.
+        pool = [p for p in pool if mutation.prefer((p / "model.mindir").read_bytes())] or pool
+    for attempt in range(1000):  # a class may fit few seeds (external_data needs weights)
         rng = random.Random(f"{seed}/{index}/{attempt}")
         case = rng.choice(pool)
         data = (case / "model.mindir").read_bytes()
@@ -127,7 +130,7 @@ def make_mutant(index: int, seed: int, cls: str, pool: list[Path], folder: Path)
             continue
         (folder / "model.mindir").write_bytes(data)
         return case.name, what
-    raise RuntimeError(f"class {cls}: no seed case could be mutated (20 tries)")
+    raise RuntimeError(f"class {cls}: no seed case could be mutated (1000 tries)")
 
 
 def _limit_child(limits: Limits) -> None:

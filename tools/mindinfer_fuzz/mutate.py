@@ -273,7 +273,9 @@ RECURSION_KINDS = ("self", "mutual", "own_inputs", "retarget", "always_true")
 
 def mutate_recursion(m: Any, folder: Path, rng: random.Random) -> str:
     """Recursion with no base case (self, mutual, with own inputs), or a loop whose exit never holds."""
-    return make_recursion(m, rng.choice(RECURSION_KINDS), rng)
+    loops = ("retarget", "always_true")  # need function graphs: most of a loop seed's mutants
+    kind = rng.choice(loops) if len(m.functions) and rng.random() < 0.7 else rng.choice(RECURSION_KINDS)
+    return make_recursion(m, kind, rng)
 
 
 def make_recursion(m: Any, kind: str, rng: random.Random) -> str:
@@ -478,6 +480,12 @@ class MutationClass:
     name: str
     proto: ProtoMutator | None = None
     raw: ByteMutator | None = None
+    #: Seeds (their bytes) this class is meant for: half of its mutants are drawn among them.
+    prefer: Callable[[bytes], bool] | None = None
+
+
+def _has_loop(data: bytes) -> bool:
+    return b"Switch" in data and b"Partial" in data
 
 
 CLASSES: dict[str, MutationClass] = {
@@ -489,7 +497,7 @@ CLASSES: dict[str, MutationClass] = {
         MutationClass("node_inputs", proto=mutate_node_inputs),
         MutationClass("op_type", proto=mutate_op_type),
         MutationClass("cycle", proto=mutate_cycle),
-        MutationClass("recursion", proto=mutate_recursion),
+        MutationClass("recursion", proto=mutate_recursion, prefer=_has_loop),
         MutationClass("external_data", proto=mutate_external_data),
         MutationClass("raw_length", proto=mutate_raw_length),
         MutationClass("bytes_flip", raw=bytes_flip),

@@ -144,7 +144,7 @@ class CompiledProgram:
                             slots[i] = None
                 else:
                     for step in plan.steps:
-                        if control is not None:
+                        if control is not None and control.stop_reason() is not None:  # the message only then
                             control.check(
                                 plugin_message(PLUGIN, f"node '{step.name}' ({step.op}) of graph '{plan.name}'")
                             )

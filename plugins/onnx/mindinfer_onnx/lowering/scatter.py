@@ -66,7 +66,9 @@ def _dense_extreme(
     dt = np.dtype(out_dtype(node) or "float32")
     far = np.finfo(dt).max if dt.kind == "f" else np.iinfo(dt).max
     fill = b.const(-far if reduction == "max" else far, dt)
-    picked = b.reduce("ReduceMax" if reduction == "max" else "ReduceMin", b.op1("Where", [wide, vals, fill]), [0], False)
+    picked = b.reduce(
+        "ReduceMax" if reduction == "max" else "ReduceMin", b.op1("Where", [wide, vals, fill]), [0], False
+    )
     hit = b.reduce("ReduceMax", b.cast(wide, "int32"), [0], False)
     both = b.op1("Max" if reduction == "max" else "Min", [b.op1("Reshape", [data, b.ints([slots] + tail)]), picked])
     flat_data = b.op1("Reshape", [data, b.ints([slots] + tail)])
@@ -123,7 +125,9 @@ def _scatter_elements(b: GraphBuilder, node: Node, axis: int, src: str | None, v
         if ishape is None or sshape is None or any(d < 0 for d in (*ishape, *sshape)):
             raise b.unsupported("element scatter needs static index and src shapes")
         if tuple(sshape) != tuple(ishape):  # only the leading block of a larger src is used
-            src = b.op1("Slice", [src, b.ints([0] * len(ishape)), b.ints(list(ishape)), b.ints(list(range(len(ishape))))])
+            src = b.op1(
+                "Slice", [src, b.ints([0] * len(ishape)), b.ints(list(ishape)), b.ints(list(range(len(ishape))))]
+            )
     if reduce != "none" and b.opset < 16:
         raise b.unsupported(f"ScatterElements with reduction '{reduce}' needs ONNX opset >= 16")
     attrs = {"axis": axis, "reduction": None if reduce == "none" else reduce}
