@@ -109,6 +109,8 @@ class Case:
     output_tolerances: dict[int, tuple[float, float]] = field(default_factory=dict)
     #: Tolerance for reduced-precision runs (fp16/bf16), when the case overrides the dtype policy.
     cosine_min: float | None = None
+    #: ``"network"``: compared by the whole-network criterion (compare.NETWORK), else element-wise.
+    criterion: str = "elementwise"
     declared: Requirements = field(default_factory=Requirements)
     note: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -204,6 +206,7 @@ def _from_meta(path: Path, tier: str, meta: dict[str, Any]) -> Case:
         atol=atol,
         output_tolerances=per_output,
         cosine_min=float(cosine) if cosine is not None else None,
+        criterion=str(meta.get("criterion", "elementwise")),
         declared=declared,
         note=str(meta.get("note", "")),
         meta=meta,
