@@ -248,7 +248,10 @@ class PluginRegistry:
     # -- other hooks ---------------------------------------------------------------------------
     def open_foreign(self, path: str) -> ForeignModel | None:
         """Ask each plugin's ``open_foreign_model`` hook in turn; the first non-None result wins."""
-        for impl in reversed(self._impls("open_foreign_model")):  # pluggy's call order: last registered first
+        # pluggy's call order: last registered first; plugins still implementing the hook's old
+        # name (open_model) are asked after the others.
+        impls = [*reversed(self._impls("open_foreign_model")), *reversed(self._impls("open_model"))]
+        for impl in impls:
             try:
                 result = _call(impl, path=path)
             except (MindInferError, KeyboardInterrupt):

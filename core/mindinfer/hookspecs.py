@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from .backend import Backend
     from .ir import ForeignModel
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "open_foreign_model", "register_backends", "register_commands"]
+__all__ = [
+    "PROJECT_NAME",
+    "hookimpl",
+    "hookspec",
+    "open_foreign_model",
+    "open_model",
+    "register_backends",
+    "register_commands",
+]
 
 PROJECT_NAME = "mindinfer"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -70,4 +78,14 @@ def open_foreign_model(path: str) -> ForeignModel | None:
     not end in ``.mindir``, before it is tried as MindIR. The first non-``None`` result wins.
     Return a :class:`mindinfer.ir.ForeignModel`; backends declaring its ``format`` in their
     ``capabilities.formats`` can then compile it.
+    """
+
+
+@hookspec(firstresult=True, warn_on_impl=DeprecationWarning("implement open_foreign_model instead of open_model"))
+def open_model(path: str) -> ForeignModel | None:
+    """Deprecated name of :func:`open_foreign_model` (contract version 1 as first published).
+
+    Kept so that plugins written against it still load and still open their files; core asks
+    these implementations after the ``open_foreign_model`` ones. New plugins implement
+    ``open_foreign_model``.
     """

@@ -10,6 +10,7 @@ import mindinfer as mi
 import numpy as np
 import pytest
 from mindinfer import PluginError, PluginRegistry, Session
+from mindinfer.ir import ForeignModel, TensorSpec
 from mindinfer.testing import NullBackend, NullPlugin
 
 CASES = Path(__file__).resolve().parents[2] / "conformance" / "mindinfer_conformance" / "cases" / "model"
@@ -250,6 +251,24 @@ def test_open_foreign_model_hook_raising_is_a_plugin_error(tmp_path: Path) -> No
     path.write_bytes(b"x")
     with pytest.raises(PluginError, match="plugin 'bad' raised in open_foreign_model.*cannot parse header"):
         Session(path, target="cpu", plugins=reg)
+
+
+def test_a_plugin_on_the_hooks_old_name_still_opens_its_files(tmp_path: Path) -> None:
+    # open_foreign_model was first published as open_model; plugins written then keep working,
+    # with a DeprecationWarning naming the new hook.
+    class Old:
+        @mi.hookimpl
+        def open_model(self, path: str) -> ForeignModel | None:
+            return ForeignModel(path, "fake", [TensorSpec("in", (2,), "float32")], [TensorSpec("o", (2,), "float32")])
+
+    reg = PluginRegistry(autoload=False)
+    with pytest.warns(DeprecationWarning, match="open_foreign_model"):
+        reg.register(Old(), name="old")
+    assert reg.plugins[0].status == "loaded"
+    path = tmp_path / "m.fake"
+    path.write_bytes(b"x")
+    opened = reg.open_foreign(str(path))
+    assert isinstance(opened, ForeignModel) and opened.format == "fake"
 
 
 # -- issue 18, item 8: only KeyboardInterrupt escapes a plugin --------------------------------------
