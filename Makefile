@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-zoo bench lint proto clean fuzz
+.PHONY: demo test test-zoo test-realworld bench lint proto clean fuzz
 
 $(VENV)/.installed: pyproject.toml plugins/onnx/pyproject.toml plugins/gpu_trt/pyproject.toml plugins/ascend/pyproject.toml conformance/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(VENV)/.installed-test
 # Opt-in: whole mindcv networks exported by tools/make_zoo.py into ~/.cache/mindinfer/zoo.
 test-zoo: $(VENV)/.installed
 	$(PY) -m pytest -q -m zoo
+
+# Opt-in: mindyolo/mindocr/mindnlp/mindaudio networks exported by tools/make_realworld.py into
+# ~/.cache/mindinfer/realworld, on both plugins.
+test-realworld: $(VENV)/.installed
+	$(PY) -m pytest -q -m realworld
 
 # Opt-in: N mutants of the corpus (each run on cpu and cpu@onnx in a forked, time- and memory-limited
 # child); summary table by mutation class in fuzz-out/summary.md. See tools/mindinfer_fuzz/README.md.

@@ -4,7 +4,8 @@ For each model: ``Session(model, target="gpu@tensorrt").run`` (numpy in, numpy o
 execution context made from the very engine the session built and driven the way NVIDIA's samples
 drive one (page-locked buffers, ``cudaMemcpyAsync``, ``set_tensor_address``, ``execute_async_v3``,
 one synchronize), and, where onnxruntime has a working CUDA provider, a bare ``InferenceSession`` on
-the converted ONNX graph. Calls are interleaved in one process so that machine noise hits all
+the converted ONNX graph. With CuPy installed it also times GPU in/GPU out: gpu@tensorrt with CuPy
+inputs and ``outputs_on_gpu`` against onnxruntime's IO binding (the yardstick for device IO). Calls are interleaved in one process so that machine noise hits all
 alike; the report is the median per-round ratio to the bare context (goal for gpu@tensorrt: at most
 1.05). Everything it could not run is said, with the reason.
 
@@ -139,6 +140,7 @@ def bench_model(model: Path, runs: int, warmup: int, precision: str) -> dict[str
         calls["onnxruntime CUDA"] = lambda: ort_sess.run(None, feeds)
     except Exception as exc:  # noqa: BLE001
         report["could_not_run"]["onnxruntime CUDA"] = f"{type(exc).__name__}: {exc}"
+    _device_io_columns(model, xs, precision, calls, report)
     if not calls:
         return report
     for _ in range(warmup):
@@ -153,12 +155,62 @@ def bench_model(model: Path, runs: int, warmup: int, precision: str) -> dict[str
     report["median_ms"] = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     if "bare TensorRT context" in times:
         ref = times["bare TensorRT context"]
+        host_io = ("gpu@tensorrt", "onnxruntime CUDA")
         report["ratio_to_bare"] = {
-            k: statistics.median(a / b for a, b in zip(v, ref))
-            for k, v in times.items()
-            if k != "bare TensorRT context"
+            k: statistics.median(a / b for a, b in zip(v, ref)) for k, v in times.items() if k in host_io
         }
+    if "gpu@tensorrt, GPU in/out" in times and "onnxruntime IO binding" in times:
+        pairs = zip(times["gpu@tensorrt, GPU in/out"], times["onnxruntime IO binding"])
+        report["gpu_io_ratio_to_onnxruntime_io_binding"] = statistics.median(a / b for a, b in pairs)
     return report
+
+
+def _device_io_columns(
+    model: Path, xs: list[np.ndarray], precision: str, calls: dict[str, Callable[[], Any]], report: dict[str, Any]
+) -> None:
+    """GPU in, GPU out: gpu@tensorrt with CuPy inputs and outputs_on_gpu, against onnxruntime's IO binding."""
+    import mindinfer
+
+    try:
+        import cupy as cp
+    except ImportError as exc:
+        why = f"CuPy is not installed ({exc})"
+        report["could_not_run"]["gpu@tensorrt, GPU in/out"] = report["could_not_run"]["onnxruntime IO binding"] = why
+        return
+    gx = [cp.asarray(x) for x in xs]
+    try:
+        sess = mindinfer.Session(model, target="gpu@tensorrt", options={"precision": precision, "outputs_on_gpu": True})
+
+        def tensorrt_gpu_io() -> Any:
+            outs = sess.run(gx)
+            cp.cuda.Device().synchronize()
+            return outs
+
+        calls["gpu@tensorrt, GPU in/out"] = tensorrt_gpu_io
+    except mindinfer.MindInferError as exc:
+        report["could_not_run"]["gpu@tensorrt, GPU in/out"] = str(exc)
+    try:
+        import onnxruntime as ort
+        from mindinfer_onnx.convert import convert
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise RuntimeError("this onnxruntime has no CUDA provider")
+        ort_sess = ort.InferenceSession(
+            convert(mindinfer.load(model), 17).SerializeToString(), providers=["CUDAExecutionProvider"]
+        )
+        binding = ort_sess.io_binding()
+        for i, x in zip(ort_sess.get_inputs(), gx):
+            binding.bind_input(i.name, "cuda", 0, x.dtype, list(x.shape), x.data.ptr)
+        for o in ort_sess.get_outputs():
+            binding.bind_output(o.name, "cuda")
+
+        def ort_io_binding() -> Any:
+            ort_sess.run_with_iobinding(binding)
+            return binding.get_outputs()
+
+        calls["onnxruntime IO binding"] = ort_io_binding
+    except Exception as exc:  # noqa: BLE001
+        report["could_not_run"]["onnxruntime IO binding"] = f"{type(exc).__name__}: {exc}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             ratio = r.get("ratio_to_bare", {}).get(name)
             extra = f"  ({ratio:.3f}x the bare context)" if ratio is not None else ""
             print(f"   {name:<24} {ms:8.3f} ms{extra}")
+        if "gpu_io_ratio_to_onnxruntime_io_binding" in r:
+            ratio = r["gpu_io_ratio_to_onnxruntime_io_binding"]
+            print(f"   GPU in/out: gpu@tensorrt takes {ratio:.3f}x the time of onnxruntime IO binding")
         if "same_outputs_as_bare" in r:
             print(f"   outputs identical to the bare context: {r['same_outputs_as_bare']}")
         for name, why in r["could_not_run"].items():

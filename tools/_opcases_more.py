@@ -152,8 +152,12 @@ class ScatterOnParameter(nn.Cell):
 
 
 # ---------------------------------------------------------------------------------------------
-# TensorMove, GridSampler2D
+# Dense (mindnlp's BERT/RoBERTa linear layers), TensorMove, GridSampler2D
 # ---------------------------------------------------------------------------------------------
+def f_dense(x, w, b):
+    return ops.dense(x, w, b)
+
+
 def f_tensor_move(x):
     return _tensor_move(x) * 2.0
 
@@ -455,7 +459,10 @@ def register(m) -> None:
 
         case(f"param_{opname.lower()}", f"ops.{opname} on a Parameter (4,5) by rows; returns the new value")(build)
 
-    # --- TensorMove, GridSampler2D ------------------------------------------------------------
+    # --- Dense, TensorMove, GridSampler2D -----------------------------------------------------
+    case("dense_primitive", "ops.dense(x, w, b) on (2, 5, 8) with weight (6, 8) (Dense, as mindnlp's linears)")(
+        lambda rng: (Fn(f_dense), [R(rng, 2, 5, 8), R(rng, 6, 8), R(rng, 6)])
+    )
     m.unary("tensor_move", f_tensor_move, "Primitive('TensorMove') (a copy), then Muls")
 
     @case("tensor_move_int_copy", "Tensor.copy() of an int32 tensor (TensorMove)")
@@ -555,6 +562,19 @@ def register(m) -> None:
     case("special_softmax", "Softmax over rows holding NaN, +inf, -inf (and finite rows)", expected=NAN_PROPAGATES)(
         lambda rng: (Fn(f_special_softmax), [_special(rng, 4, 4)], None, Fn(ref_softmax))
     )
+    for mode, padding in (("bilinear", "zeros"), ("nearest", "zeros"), ("bilinear", "border")):
+        fn = globals()[f"f_gs_{mode}_{padding}_false"]
+
+        def build(rng, fn=fn):
+            grid = R(rng, 1, 3, 4, 2, lo=-1.1, hi=1.1)
+            grid[0, 0, 1, 0] = np.nan
+            grid[0, 1, 2, 1] = np.nan
+            grid[0, 2, 3, :] = np.inf
+            return Fn(fn), [R(rng, 1, 2, 4, 5), grid]
+
+        case(f"special_grid_sample_{mode}_{padding}", f"ops.grid_sample {mode}/{padding} with NaN and inf in the grid")(
+            build
+        )
     case("special_softmax_neginf", "Softmax over rows holding -inf (masked attention): MindSpore's output")(
         lambda rng: (Fn(f_special_softmax), [_neg_inf_rows(rng)])
     )

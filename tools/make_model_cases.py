@@ -101,6 +101,7 @@ def make(name):
         "dtype": "float32",
         "rtol": 1e-3,
         "atol": 1e-4,
+        "criterion": "network",  # compared by the whole-network criterion (conformance compare.NETWORK)
         **U.requirement_fields(inv, sorted(inv["dtypes"] | {"float32"})),
         "inputs": [{"shape": list(x.shape), "dtype": "float32"}],
         "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype), "rtol": 1e-3, "atol": 1e-4} for o in outs],

@@ -68,14 +68,13 @@ class Requirements:
 
     @classmethod
     def of_model(cls, model: Model) -> Requirements:
-        """Requirements read from a loaded graph: its primitives, tensor dtypes and flags."""
-        hist = model.primitive_histogram()
-        dtypes = {s.dtype for s in (*model.inputs, *model.outputs)}
+        """Requirements read from a loaded graph, by core's own reading (:class:`mindinfer.backend.Requirements`)."""
+        req = backend.Requirements.of(model)
         return cls(
-            primitives=frozenset(op for op in hist if op not in CONTROL_FLOW_OPS),
-            dtypes=frozenset(dtypes),
-            dynamic_shape=model.is_dynamic,
-            control_flow=model.has_control_flow,
+            primitives=frozenset(req.primitives),
+            dtypes=frozenset(req.dtypes),
+            dynamic_shape=bool(req.dynamic_shapes),
+            control_flow=bool(req.control_flow),
         )
 
     def for_core(self) -> backend.Requirements:
@@ -110,6 +109,8 @@ class Case:
     output_tolerances: dict[int, tuple[float, float]] = field(default_factory=dict)
     #: Tolerance for reduced-precision runs (fp16/bf16), when the case overrides the dtype policy.
     cosine_min: float | None = None
+    #: ``"network"``: compared by the whole-network criterion (compare.NETWORK), else element-wise.
+    criterion: str = "elementwise"
     declared: Requirements = field(default_factory=Requirements)
     note: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -205,6 +206,7 @@ def _from_meta(path: Path, tier: str, meta: dict[str, Any]) -> Case:
         atol=atol,
         output_tolerances=per_output,
         cosine_min=float(cosine) if cosine is not None else None,
+        criterion=str(meta.get("criterion", "elementwise")),
         declared=declared,
         note=str(meta.get("note", "")),
         meta=meta,

@@ -17,7 +17,7 @@ from mindinfer.backend import Device
 from mindinfer.errors import MindInferError
 
 from .cases import TIERS, Case, parse_tiers
-from .compare import PRECISIONS, Tolerance, tolerance_for
+from .compare import PRECISIONS, Tolerance, network_tolerance, tolerance_for
 from .target import BackendUnderTest
 
 __all__ = ["SuiteConfig", "close_quietly", "describe_error", "device_json", "environment", "tolerance_of"]
@@ -60,7 +60,10 @@ def describe_error(exc: BaseException) -> str:
 
 
 def tolerance_of(case: Case, index: int, expected: np.ndarray, precision: str) -> Tolerance:
-    """The tolerance for output ``index`` of ``case`` in ``precision`` (the case's own, or the policy's)."""
+    """The tolerance for output ``index`` of ``case`` in ``precision`` (the case's own, or the policy's;
+    a whole network marked ``"criterion": "network"`` is judged by :data:`~.compare.NETWORK` at fp32)."""
+    if case.criterion == "network" and precision == "fp32":
+        return network_tolerance(expected.dtype)
     rtol, atol = case.tolerance(index)
     return tolerance_for(expected.dtype, rtol, atol, precision, case.cosine_min)
 

@@ -216,10 +216,10 @@ def _refusal(refused: list[tuple[Backend, MindInferError]]) -> MindInferError:
 
 def _refuses_options(backend: Backend, ordered: list[tuple[str, Backend]], options: Mapping[str, Any]) -> str:
     """Why a bare kind skips ``backend``: options it does not declare that another candidate does."""
-    unknown = sorted(set(options) - {o.name for o in getattr(backend, "options", ())})
+    unknown = sorted(set(options) - {o.name for o in backend.options})
     if not unknown:
         return ""
-    takers = [b for _, b in ordered if not set(options) - {o.name for o in getattr(b, "options", ())}]
+    takers = [b for _, b in ordered if not set(options) - {o.name for o in b.options}]
     if not takers:
         return ""  # nobody declares them all: let the first candidate raise InvalidOptionError
     return f"does not accept option(s) {', '.join(unknown)} (plugin {takers[0].name!r} does)"

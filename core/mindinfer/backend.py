@@ -347,6 +347,9 @@ class Executable(Protocol):
     #: True when ``run(inputs, control)`` honours a :class:`~mindinfer.RunControl` (a time limit,
     #: ``RunOptions.cancel()``), checking ``control.check(where)`` where it can stop. Default False.
     cancellable: bool
+    #: True when ``run`` takes arrays living on the device (CUDA arrays with
+    #: ``__cuda_array_interface__``) as they are, not only numpy arrays. Default False.
+    accepts_device_arrays: bool
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run on arrays in graph-input order; returns arrays in graph-output order.
@@ -366,7 +369,7 @@ class Executable(Protocol):
 
 def check_executable(exe: object, plugin: str) -> Executable:
     """``exe`` if it has every member of :class:`Executable`, else :class:`PluginError` naming what it lacks."""
-    members = ("run", "run_profiled", "close", "thread_safe", "can_profile", "cancellable")
+    members = ("run", "run_profiled", "close", "thread_safe", "can_profile", "cancellable", "accepts_device_arrays")
     lacking = [m for m in members if not hasattr(exe, m)]
     if lacking:
         raise PluginError(
@@ -502,6 +505,8 @@ class ExecutableBase:
     can_profile: bool = False
     #: See :attr:`Executable.cancellable`.
     cancellable: bool = False
+    #: See :attr:`Executable.accepts_device_arrays`.
+    accepts_device_arrays: bool = False
 
     def __init__(self, n_inputs: int, plugin: str) -> None:
         self._n_inputs = n_inputs

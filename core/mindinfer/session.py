@@ -270,7 +270,7 @@ class Session:
     def _prepare(self, inputs: Sequence[Any] | Mapping[str, Any]) -> list[np.ndarray]:
         if self._gate.closed:
             raise MindInferError(_CLOSED)
-        return check_inputs(self._model.inputs, inputs, bool(getattr(self._exe, "accepts_device_arrays", False)))
+        return check_inputs(self._model.inputs, inputs, self._exe.accepts_device_arrays)
 
     def _plugin_call(self, what: str, fn: Any, arrays: list[np.ndarray]) -> Any:
         """A call into the plugin; anything but a mindinfer error becomes a :class:`PluginError`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mindinfer_conformance.compare import compare, compare_outputs, tolerance_for
+from mindinfer_conformance.compare import compare, compare_outputs, network_tolerance, tolerance_for
 
 
 def test_integers_and_bools_must_match_exactly() -> None:
@@ -87,3 +87,23 @@ def test_missing_output_is_reported() -> None:
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown precision"):
         tolerance_for(np.float32, 1e-4, 1e-5, precision="fp8")
+
+
+def test_network_criterion_bounds_the_whole_tensor_by_its_largest_value() -> None:
+    exp = np.array([100.0, 0.01, -3.0], np.float32)
+    tol = network_tolerance(np.float32)
+    # 0.05 off on a 0.01 element: far outside an element-wise bound, inside 1e-4 + 1e-3 * 100.
+    near = exp + np.array([0.0, 0.05, 0.0], np.float32)
+    assert not compare(near, exp, tolerance_for(np.float32, 1e-3, 1e-4)).ok
+    assert compare(near, exp, tol).ok
+    # Past the bound (0.2 > 0.1001) fails, and so does a cosine below 0.99999 within the bound.
+    res = compare(exp + np.array([0.0, 0.2, 0.0], np.float32), exp, tol)
+    assert not res.ok and "max|expected|" in res.message
+    small = np.full(1000, 1e-3, np.float32)
+    small[0] = 1.0
+    flipped = small.copy()
+    flipped[1:] = -flipped[1:]
+    res = compare(flipped, small, tol)
+    assert not res.ok and "below the floor" in res.message
+    # Integer outputs of a network stay exact.
+    assert network_tolerance(np.int64).exact

@@ -23,7 +23,10 @@ def test_perturbed_softmax_fails_exactly_the_softmax_cases(faulty_registry: Plug
     expected = _using("Softmax")
     assert {"model/transformer_block", "model/mlp_layernorm_gelu"} <= expected
     failed = {r.id for r in res.by_status("failed")}
-    assert failed == expected, to_text(res)
+    # A whole network judged by the network criterion (one bound scaled by its largest output) may
+    # absorb a +1e-2 planted deep inside; every other Softmax case must fail, and nothing else.
+    network = {c.id for c in discover() if c.criterion == "network"}
+    assert expected - network <= failed <= expected, to_text(res)
     assert res.suspects() == ["Softmax"]
     for r in res.by_status("failed"):
         worst = r.worst

@@ -50,6 +50,7 @@ class _Plain:
     thread_safe = False
     can_profile = False
     cancellable = False
+    accepts_device_arrays = False
 
     def __init__(self, exe: Any) -> None:
         self._exe = exe

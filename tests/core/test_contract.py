@@ -66,7 +66,8 @@ def test_optional_behaviour_is_declared_with_defaults() -> None:
             return inputs
 
     with pytest.raises(
-        PluginError, match=r"plugin 'demo': .*without run_profiled, close, thread_safe, can_profile, cancellable"
+        PluginError,
+        match=r"plugin 'demo': .*without run_profiled, close, thread_safe, can_profile, cancellable, accepts_device_arrays",
     ):
         check_executable(Bare(), "demo")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "conformance" / "mindinfer_conformance" / "cases"
 ZOO = Path.home() / ".cache" / "mindinfer" / "zoo"
+#: Networks from MindSpore's model libraries, exported by tools/make_realworld.py (opt-in: -m realworld).
+REALWORLD = Path(os.environ.get("MINDINFER_REALWORLD_DIR", Path.home() / ".cache" / "mindinfer" / "realworld"))
+
+
+def realworld_cases() -> list[Path]:
+    """Every ``<network>/b1`` folder of the real-world cache that holds a model."""
+    return sorted(p for p in REALWORLD.glob("*/b*") if (p / "model.mindir").is_file()) if REALWORLD.is_dir() else []
 
 
 def numbered(folder: Path, prefix: str) -> list[np.ndarray]:

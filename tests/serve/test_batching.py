@@ -138,3 +138,6 @@ def test_padding_sizes_from_config_or_the_backends_gears() -> None:
     assert padding_sizes((2, 4), {"batch_sizes": [8]}) == (2, 4)
     assert padding_sizes(None, {"batch_sizes": [8, 1, 4]}) == (1, 4, 8)  # the ascend plugin's ATC gears
     assert padding_sizes(None, {"threads": 2}) is None
+    # TensorRT profiles: any batch from the largest min to the smallest max (pads below min).
+    profile = {"x": {"min": [2, 3], "opt": [4, 3], "max": [6, 3]}, "y": {"min": [1], "opt": [4], "max": [5]}}
+    assert padding_sizes(None, {"shapes": profile}) == (2, 3, 4, 5)

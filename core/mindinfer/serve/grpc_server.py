@@ -22,6 +22,7 @@ from . import mss
 from ._proto import ms_service_pb2 as ms_pb
 from .errors import ModelNotFoundError, ModelNotReadyError, RequestError
 from .hub import Hub
+from .model import ModelEntry
 from .rest import EXTENSIONS
 from .v2 import array_from, datatype_of, numpy_of, select_outputs
 
@@ -118,13 +119,18 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         await self.auth.check(context)
         return service_pb2.ServerMetadataResponse(name="mindinfer", version=__version__, extensions=EXTENSIONS)
 
-    async def ModelMetadata(self, request: Any, context: Any) -> Any:
+    async def _entry(self, name: str, version: str, context: Any) -> ModelEntry:
+        """The ready model, after the token check; otherwise the call ends with the error's status."""
         await self.auth.check(context)
         try:
-            entry = self.hub.lookup(request.name, request.version)
+            entry = self.hub.lookup(name, version)
             entry.check_ready()
         except MindInferError as exc:
             await context.abort(_code(exc), str(exc))
+        return entry
+
+    async def ModelMetadata(self, request: Any, context: Any) -> Any:
+        entry = await self._entry(request.name, request.version, context)
         t = service_pb2.ModelMetadataResponse.TensorMetadata
         return service_pb2.ModelMetadataResponse(
             name=entry.name,
@@ -135,12 +141,7 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         )
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:
-        await self.auth.check(context)
-        try:
-            entry = self.hub.lookup(request.model_name, request.model_version)
-            entry.check_ready()
-        except MindInferError as exc:
-            await context.abort(_code(exc), str(exc))
+        entry = await self._entry(request.model_name, request.model_version, context)
 
         async def call() -> Any:
             arrays = entry.validate(_decode_inputs(request))

@@ -104,13 +104,24 @@ def _renamed(specs: list[TensorSpec], names: tuple[str, ...] | None, what: str, 
 
 
 def padding_sizes(sizes: tuple[int, ...] | None, options: Mapping[str, Any]) -> tuple[int, ...] | None:
-    """The batch sizes to pad to: config.json's, else a backend's own ``batch_sizes`` option (the
-    ascend plugin's ATC gears), else any size."""
+    """The batch sizes to pad to: config.json's ``batch_sizes``; else what the backend options say it
+    runs: the ascend plugin's ATC gears (``batch_sizes``) or the range of dimension 0 that the
+    tensorrt plugin's optimization profiles allow (``shapes``: ``{input: {"min", "opt", "max"}}``);
+    else any size."""
     if sizes is not None:
         return sizes
     gears = options.get("batch_sizes")
     if isinstance(gears, (list, tuple)) and gears and all(isinstance(g, int) and g >= 1 for g in gears):
         return tuple(sorted(set(gears)))
+    shapes = options.get("shapes")
+    if isinstance(shapes, Mapping) and shapes:
+        try:
+            low = max(int(p["min"][0]) for p in shapes.values())
+            high = min(int(p["max"][0]) for p in shapes.values())
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None  # the backend itself reports a malformed option
+        if 1 <= low <= high:
+            return tuple(range(low, high + 1))
     return None
 
 

@@ -350,3 +350,14 @@ def test_every_stored_case_runs_through_the_plugin_and_matches_mindspore(tmp_pat
     # Refused, by primitive: integer division computed exactly through float64 (TensorRT would narrow
     # it), and what the converter itself does not lower.
     assert set(refused.values()) <= {"FloorDiv", "DivMod", "DivMods", "BitwiseAndTensor"}, refused
+
+
+@pytest.mark.parametrize("case", ["lenet5", "small_cnn_bn", "mlp_layernorm_gelu", "transformer_block", "branchy_if"])
+def test_fp16_through_the_whole_plugin_keeps_io_dtypes_and_matches_mindspore(rig: Rig, case: str) -> None:
+    # The stand-in engine runs the fp16 graph with onnxruntime's CPU half-precision kernels (bf16 has
+    # none there; test_trt_prepare checks bf16 with onnx's reference evaluator).
+    folder = CASES / "model" / case
+    got = rig.session(folder, precision="fp16").run(inputs(folder))
+    for g, want in zip(got, outputs(folder)):
+        assert g.dtype == want.dtype
+        assert float(np.max(np.abs(g - want))) <= 2e-3 * float(np.max(np.abs(want))) + 1e-3

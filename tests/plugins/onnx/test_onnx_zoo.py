@@ -28,4 +28,4 @@ def test_zoo_network(folder: Path) -> None:
     export = case_json(folder).get("onnx_export", "")
     where = f"{folder} (mindspore.onnx.export: {export or 'not recorded'})"
     for i, (g, w) in enumerate(zip(got, want)):
-        check_against_mindspore((folder.parent.name, folder.name), i, g, w, where)
+        check_against_mindspore(i, g, w, where)

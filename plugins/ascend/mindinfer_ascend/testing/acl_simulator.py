@@ -577,9 +577,10 @@ def _build_model(model_id: int, device: int, path: str, header: dict[str, Any], 
     gears = tuple(sorted(header.get("batch_sizes") or ()))
     model = _Model(model_id, device, path, header, session, names, [shapes[n] for n in names], in_dtypes,
                    [o.name for o in session.get_outputs()], [], [], gears, lowered)  # fmt: skip
-    # ATC knows every output shape statically; the simulator learns them by running the graph on zeros
-    # at the smallest and largest gear (a dimension that follows the gear is the batch, -1).
-    runs = [_infer(model, [np.zeros(_at(d, g), t) for d, t in zip(model.in_dims, in_dtypes)]) for g in gears or (None,)]
+    # ATC knows every output shape statically; the simulator learns them by running the graph on ones
+    # (not zeros: integer division) at the smallest and largest gear (a dimension following the gear is
+    # the batch, -1).
+    runs = [_infer(model, [np.ones(_at(d, g), t) for d, t in zip(model.in_dims, in_dtypes)]) for g in gears or (None,)]
     first, last = runs[0], runs[-1]
     model.out_dtypes = [o.dtype for o in first]
     model.out_dims = [tuple(-1 if a != b else a for a, b in zip(x.shape, y.shape)) for x, y in zip(first, last)]

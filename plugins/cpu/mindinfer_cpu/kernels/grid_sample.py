@@ -28,7 +28,7 @@ def _name(value: Any, table: dict[int, str]) -> str:
 def _reflect(c: np.ndarray, low2: int, high2: int) -> np.ndarray:
     """Reflect coordinates into [low2/2, high2/2] (bounds given doubled, as the edges may be half-pixels)."""
     if low2 == high2:
-        return np.zeros_like(c)
+        return np.where(np.isnan(c), c, 0.0)
     lo = low2 / 2.0
     span = (high2 - low2) / 2.0
     c = np.abs(c - lo)
@@ -40,12 +40,16 @@ def _reflect(c: np.ndarray, low2: int, high2: int) -> np.ndarray:
 def source_coords(g: np.ndarray, size: int, padding: str, align: bool) -> np.ndarray:
     """Pixel coordinates of normalized grid values along one axis, after padding's clipping/reflection."""
     c = (g + 1.0) / 2.0 * (size - 1) if align else ((g + 1.0) * size - 1.0) / 2.0
+    if padding == "zeros":
+        # NaN or infinity is outside: it samples zeros (MindSpore's kernel does the same).
+        return np.where(np.isfinite(c), c, -2.0)
     if padding == "border":
         c = np.clip(c, 0, size - 1)
-    elif padding == "reflection":
+    else:
         c = _reflect(c, 0, 2 * (size - 1)) if align else _reflect(c, -1, 2 * size - 1)
         c = np.clip(c, 0, size - 1)
-    return c
+    # MindSpore clips with std::min(limit, std::max(c, 0)), which turns NaN into the far edge.
+    return np.where(np.isnan(c), size - 1, c)
 
 
 def _gather(x: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:

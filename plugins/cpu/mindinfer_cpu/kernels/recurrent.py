@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from mindinfer.ir import Node
 
-from ..registry import Arg, Kernel, kernel, unsupported
+from ..registry import Arg, Kernel, kernel, param, unsupported
 from ._util import as_array
 
 
@@ -21,11 +21,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 @kernel("LSTM")
 def build_lstm(node: Node, args: list[Arg]) -> Kernel:
     """LSTM(x[T,B,I], h0, c0, w) -> (y, h_n, c_n); w = [W_ih, W_hh, b] flattened, gates i, f, g, o."""
-    a = node.attrs
-    if int(a.get("num_layers", 1)) != 1 or bool(a.get("bidirectional", False)) or int(a.get("proj_size", 0) or 0):
+    layers, bidirectional, proj = (param(node, args, n) for n in ("num_layers", "bidirectional", "proj_size"))
+    if int(layers) != 1 or bool(bidirectional) or int(proj or 0):
         raise unsupported(node, "num_layers > 1, bidirectional or proj_size in one LSTM node")
-    hidden, inp = int(a["hidden_size"]), int(a["input_size"])
-    has_bias = bool(a.get("has_bias", True))
+    hidden, inp = int(param(node, args, "hidden_size")), int(param(node, args, "input_size"))
+    has_bias = bool(param(node, args, "has_bias"))
     g4 = 4 * hidden
 
     def split(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -53,7 +53,7 @@ def div_mod(a: Any, b: Any, mode: str | None) -> np.ndarray:
     return np.asarray(out).astype(dt, copy=False)
 
 
-@kernel("DivMod", "DivMods", "InplaceDivMod", "InplaceDivMods")
+@kernel("DivMod", "DivMods")
 def build_div_mod(node: Node, args: list[Arg]) -> Kernel:
     """Division with rounding_mode None, 'trunc' or 'floor'."""
     raw = param(node, args, "rounding_mode")

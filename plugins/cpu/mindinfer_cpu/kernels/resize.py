@@ -96,10 +96,8 @@ def build_resize_bilinear(node: Node, args: list[Arg]) -> Kernel:
     """Bilinear resize to ``size`` (align_corners, half_pixel_centers)."""
     align, half = _flags(node, args)
     if node.op == "ResizeBilinear":
-        size = _size(node.attrs.get("size"))
-        a = bool(node.attrs.get("align_corners", False))
-        h = bool(node.attrs.get("half_pixel_centers", False))
-        return lambda x, *_: resize_bilinear(as_array(x), size, a, h)
+        size = _size(param(node, args, "size"))
+        return lambda x, *_: resize_bilinear(as_array(x), size, align, half)
     return lambda x, size, *_: resize_bilinear(as_array(x), _size(size), align, half)
 
 

@@ -320,10 +320,11 @@ def _torch_widths(ndim: int, pads: tuple[int, ...]) -> list[tuple[int, int]]:
 @kernel("PadV3", "ConstantPadND")
 def build_pad_v3(node: Node, args: list[Arg]) -> Kernel:
     """Pad with torch-order paddings; mode constant, reflect, edge/replicate or circular."""
-    mode = str(node.attrs.get("mode", "constant")).lower()
+    pad_v3 = node.op == "PadV3"  # ConstantPadND has neither argument
+    mode = str(param(node, args, "mode")).lower() if pad_v3 else "constant"
     if mode not in ("constant", "reflect", "edge", "replicate", "circular"):
         raise unsupported(node, f"mode {mode!r}")
-    contiguous = bool(node.attrs.get("paddings_contiguous", True))
+    contiguous = bool(param(node, args, "paddings_contiguous")) if pad_v3 else True
 
     def run(x: Any, pads: Any, value: Any = None, *_: Any) -> Any:
         x = as_array(x)
@@ -339,14 +340,14 @@ def build_pad_v3(node: Node, args: list[Arg]) -> Kernel:
 @kernel("Pad")
 def build_pad(node: Node, args: list[Arg]) -> Kernel:
     """Zero padding with per-dim (before, after) ``paddings``."""
-    widths = [tuple(int(v) for v in p) for p in node.attrs.get("paddings", ())]
+    widths = [tuple(int(v) for v in p) for p in param(node, args, "paddings")]
     return lambda x, *_: _pad(as_array(x), widths, "constant", 0)  # type: ignore[arg-type]
 
 
 @kernel("MirrorPad")
 def build_mirror_pad(node: Node, args: list[Arg]) -> Kernel:
     """REFLECT (edge not repeated) or SYMMETRIC (edge repeated) padding."""
-    mode = str(node.attrs.get("mode", "REFLECT")).lower()
+    mode = str(param(node, args, "mode")).lower()
     if mode not in ("reflect", "symmetric"):
         raise unsupported(node, f"mode {mode!r}")
     return lambda x, pads, *_: _pad(as_array(x), [(int(p[0]), int(p[1])) for p in np.asarray(pads)], mode, None)

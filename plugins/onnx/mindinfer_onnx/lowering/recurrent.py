@@ -7,7 +7,7 @@ import numpy as np
 from mindinfer.ir import Node
 
 from .._graph import GraphBuilder
-from ._base import drop_extra_outputs, dtype_of, lowers, out, x
+from ._base import const_arg, drop_extra_outputs, dtype_of, lowers, out, x
 
 # MindSpore's gate blocks are (input, forget, cell, output); ONNX wants (input, output, forget, cell).
 _TO_ONNX_GATES = [0, 3, 1, 2]
@@ -26,11 +26,11 @@ def _gates(b: GraphBuilder, flat: str, start: int, hidden: int, width: int) -> s
 @lowers("LSTM")
 def lstm(b: GraphBuilder, node: Node) -> None:
     """(y, h_n, c_n) of one LSTM layer over x [seq, batch, input] from (h0, c0)."""
-    a = node.attrs
-    hidden, width = int(a["hidden_size"]), int(a["input_size"])
-    if int(a.get("num_layers", 1)) != 1 or a.get("bidirectional", False) or int(a.get("proj_size", 0) or 0):
+    hidden, width = int(const_arg(b, node, "hidden_size")), int(const_arg(b, node, "input_size"))
+    layers, bidirectional, proj = (const_arg(b, node, n) for n in ("num_layers", "bidirectional", "proj_size"))
+    if int(layers) != 1 or bidirectional or int(proj or 0):
         raise b.unsupported("only single-layer, one-direction LSTM nodes without projection are supported")
-    has_bias = bool(a.get("has_bias", True))
+    has_bias = bool(const_arg(b, node, "has_bias"))
     flat = b.op1("Reshape", [x(b, node, 3), b.ints([-1])])
     w = _gates(b, flat, 0, hidden, width)
     r = _gates(b, flat, 4 * hidden * width, hidden, hidden)

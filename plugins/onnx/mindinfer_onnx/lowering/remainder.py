@@ -59,7 +59,7 @@ def _out_as(b: GraphBuilder, node: Node, name: str, dt: np.dtype | None) -> None
 _ROUNDING = {None: None, 1: "trunc", 2: "floor", "trunc": "trunc", "floor": "floor"}
 
 
-@lowers("DivMod", "DivMods", "InplaceDivMod", "InplaceDivMods")
+@lowers("DivMod", "DivMods")
 def div_mod(b: GraphBuilder, node: Node) -> None:
     """a / b, rounded toward zero (trunc) or down (floor), or exact (None)."""
     raw = const_arg(b, node, "rounding_mode")

@@ -95,6 +95,8 @@ def scatter_rows(b: GraphBuilder, node: Node) -> None:
 @lowers("ScatterNd")
 def scatter_nd(b: GraphBuilder, node: Node) -> None:
     """Updates summed into zeros of a constant shape."""
+    if b.opset < 16:  # duplicate indices must add up: ScatterND's reduction attribute came in opset 16
+        raise b.unsupported("ScatterND with reduction 'add' needs ONNX opset >= 16")
     shape = [int(d) for d in np.asarray(const_arg(b, node, "shape")).reshape(-1)]
     dt = out_dtype(node) or dtype_of(b, node, 1) or np.dtype("float32")
     zeros = b.const(np.zeros(shape, dt))

@@ -315,13 +315,13 @@ def pad(b: GraphBuilder, node: Node) -> None:
 def pad_v3(b: GraphBuilder, node: Node) -> None:
     """torch-style pad: (left, right, top, bottom, ...) from the last axis backwards."""
     flat = list(as_tuple(const_arg(b, node, "paddings")))
-    if not node.attrs.get("paddings_contiguous", True):
+    if not const_arg(b, node, "paddings_contiguous"):
         raise b.unsupported("PadV3 with non-contiguous paddings is not supported")
     rank = rank_of(b, node, 0)
     before, after = [0] * rank, [0] * rank
     for k in range(len(flat) // 2):
         before[rank - 1 - k], after[rank - 1 - k] = flat[2 * k], flat[2 * k + 1]
-    mode = str(node.attrs.get("mode", "constant")).lower()
+    mode = str(const_arg(b, node, "mode")).lower()
     value = arg(node, "constant_value")
     _emit_pad(b, node, before + after, mode, value)
 
@@ -329,7 +329,7 @@ def pad_v3(b: GraphBuilder, node: Node) -> None:
 @lowers("MirrorPad")
 def mirror_pad(b: GraphBuilder, node: Node) -> None:
     """Reflect padding (SYMMETRIC, which repeats the edge, has no ONNX equivalent)."""
-    mode = str(node.attrs.get("mode", "REFLECT")).upper()
+    mode = str(const_arg(b, node, "mode")).upper()
     if mode != "REFLECT":
         raise b.unsupported(f"MirrorPad mode {mode} has no ONNX equivalent")
     pairs = np.asarray(const_arg(b, node, "paddings")).reshape(-1, 2)

@@ -1,0 +1,26 @@
+"""Networks from MindSpore's model libraries (mindyolo, mindocr, mindnlp, mindaudio) on the cpu plugin,
+against MindSpore's own outputs by the whole-network criterion (opt-in: ``-m realworld``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mindinfer
+import pytest
+from stored_cases import REALWORLD, inputs, outputs, realworld_cases
+from zoo_check import check_against_mindspore
+
+CASES = realworld_cases()
+
+pytestmark = pytest.mark.realworld
+
+
+@pytest.mark.skipif(not CASES, reason=f"no networks in {REALWORLD} (make them with tools/make_realworld.py)")
+@pytest.mark.parametrize("folder", CASES, ids=[p.parent.name for p in CASES])
+def test_realworld_network(folder: Path) -> None:
+    with mindinfer.Session(folder / "model.mindir", target="cpu@cpu", options={"threads": 2}) as sess:
+        got = sess.run(inputs(folder))
+    want = outputs(folder)
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        check_against_mindspore(i, g, w, str(folder))
