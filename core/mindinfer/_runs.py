@@ -13,6 +13,7 @@ the last such run ends; a run that starts after ``close()`` is refused with a cl
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -121,6 +122,11 @@ class _Watchdog:
     """One daemon thread calling callbacks at their deadlines (started on first use)."""
 
     def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # a forked child has no watchdog thread: start afresh there
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._live: set[int] = set()  # tickets in the heap and not removed
