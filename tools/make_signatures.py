@@ -87,11 +87,11 @@ SAMPLE_INIT = {
 # 1.x classes that declare no input names: from their docstrings' "Inputs:" sections.
 INPUT_NAMES = {"L2Normalize": ("input_x",), "LSTM": ("input", "h", "c", "w")}
 
-# Primitives an export can hold that MindSpore 2.10 defines no class for (graph-level scalar and
-# sequence primitives, older primitive names). (name, index, attrs, default, decode) per argument.
-# Source: MindSpore's frontend operator definitions (mindspore/ops/operations/_sequence_ops.py and
-# _scalar_ops.py of 2.x, and the 2.2 nn_ops.py for LeakyReLU/HShrink/Acos/Adds/Subs), cross-checked
-# with this project's op cases (conformance/mindinfer_conformance/cases/op).
+# Primitives an export can hold that MindSpore 2.10 defines no Python class for (graph-level scalar
+# and sequence primitives, older primitive names), and two whose classes do not say their argument
+# order. (name, index, attrs, default, decode) per argument. These are not read from MindSpore: they
+# are what the cpu and onnx plugins read before the table existed, and the op cases (real MindSpore
+# exports, conformance/mindinfer_conformance/cases/op) exercise them; check a new entry the same way.
 _X = ("x", 0, (), ..., "")
 _Y = ("y", 1, (), ..., "")
 MANUAL: dict[str, tuple[tuple[Any, ...], ...]] = {

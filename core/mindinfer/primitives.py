@@ -49,6 +49,7 @@ __all__ = [
     "Signature",
     "decode",
     "known_primitives",
+    "pair",
     "signature",
 ]
 
@@ -171,7 +172,7 @@ def decode(param: Param, value: Any, op: str = "", node: str = "") -> Any:
             raise ArgumentError(op, node, f"{param.name}={value!r} names no dtype mindinfer knows")
         return dt
     if kind == "pair":
-        return _pair(param.name, value, op, node)
+        return pair(value, param.name, op, node)
     if kind == "pad4":
         return _pad4(param.name, value, op, node)
     raise ArgumentError(op, node, f"unknown decoding {kind!r} for {param.name}")
@@ -185,8 +186,9 @@ def _ints(value: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-def _pair(name: str, value: Any, op: str, node: str) -> tuple[int, int]:
-    """(h, w) from an int, (v,), (h, w) or MindSpore's (1, 1, h, w)."""
+def pair(value: Any, name: str = "value", op: str = "", node: str = "") -> tuple[int, int]:
+    """(h, w) from an int, (v,), (h, w) or MindSpore's (1, 1, h, w): the ``pair`` decoding, for
+    arguments a primitive defines for any rank (``Convolution``'s stride) once a backend knows it is 2-D."""
     v = _ints(value)
     if len(v) == 1:
         return v[0], v[0]

@@ -7,26 +7,13 @@ from typing import Any
 
 import numpy as np
 from mindinfer.ir import Node
+from mindinfer.primitives import pair
 from numpy.lib.stride_tricks import as_strided
 
 from ..registry import Arg, Kernel, kernel, param, require_known, unsupported
 from ._epilogue import LAYOUT, RESIDUAL, epilogue
 from ._window import ConvGeom, pad_nchw, taps, windows
 from .conv_nhwc import make_conv_nhwc
-
-
-def _pair(value: Any, name: str, node: Node) -> tuple[int, int]:
-    """(h, w) from an int, a 2-tuple or MindSpore's 4-tuple (1, 1, h, w)."""
-    if isinstance(value, (int, np.integer)):
-        return int(value), int(value)
-    v = tuple(int(x) for x in value)
-    if len(v) == 1:
-        return v[0], v[0]
-    if len(v) == 2:
-        return v[0], v[1]
-    if len(v) == 4:
-        return v[2], v[3]
-    raise unsupported(node, f"{name}={value!r} is not a 2-D value")
 
 
 def conv_geom(node: Node, args: list[Arg]) -> ConvGeom:
@@ -140,9 +127,9 @@ def build_conv2d_ext(node: Node, args: list[Arg]) -> Kernel:
     """
     w = np.asarray(require_known(node, args, 1, "the weight"))
     bias = param(node, args, "bias")
-    sh, sw = _pair(param(node, args, "stride"), "stride", node)
+    sh, sw = pair(param(node, args, "stride"), "stride", node.op, node.name)
     padding = param(node, args, "padding")
-    dh, dw = _pair(param(node, args, "dilation"), "dilation", node)
+    dh, dw = pair(param(node, args, "dilation"), "dilation", node.op, node.name)
     if node.op == "Convolution":
         if bool(param(node, args, "transposed")):
             raise unsupported(node, "transposed Convolution")
@@ -155,7 +142,7 @@ def build_conv2d_ext(node: Node, args: list[Arg]) -> Kernel:
         if mode == "same" and (sh, sw) != (1, 1):
             raise unsupported(node, "padding='same' with stride > 1")
     else:
-        ph, pw = _pair(padding, "padding", node)
+        ph, pw = pair(padding, "padding", node.op, node.name)
         mode, pads = "pad", (ph, ph, pw, pw)
     g = ConvGeom(w.shape[2], w.shape[3], sh, sw, dh, dw, mode, pads)
     post = epilogue(node, (1, -1, 1, 1))
