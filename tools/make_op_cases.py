@@ -489,6 +489,10 @@ def f_round(x):
     return ops.round(x * 3.0)
 
 
+def f_round_decimals(x):
+    return ops.round(x * 3.0, decimals=2)
+
+
 def f_reciprocal(x):
     return ops.reciprocal(x)
 
@@ -576,6 +580,7 @@ unary("square", f_square, "ops.square")
 unary("floor", f_floor, "ops.floor (input x3)")
 unary("ceil", f_ceil, "ops.ceil (input x3)")
 unary("round", f_round, "ops.round (input x3)")
+unary("round_decimals", f_round_decimals, "ops.round(x * 3, decimals=2)")
 unary("reciprocal", f_reciprocal, "ops.reciprocal on positive input", lo=0.2, hi=3.0)
 unary("sign", f_sign, "ops.sign")
 unary("sin", f_sin, "ops.sin")

@@ -115,3 +115,13 @@ def test_run_time_failure_names_the_node(backend: CpuBackend, device: Device) ->
     with pytest.raises(MindInferError, match="node '") as err:
         exe.run([np.ones((2, 1, 7, 7), np.float32)])  # too small for two 5x5 convs and pools
     assert not isinstance(err.value, UnsupportedOpError)
+
+
+def test_round_with_decimals_is_refused_not_ignored(backend: CpuBackend, device: Device) -> None:
+    # MindSpore 2.10's CPU kernel refuses decimals != 0 (tools/op_cases_failures.json), so there is
+    # no reference for it; the kernel used to ignore the argument and return round(x).
+    with pytest.raises(UnsupportedOpError, match="decimals=2"):
+        backend.compile(_one_node_model("Round", extra=[Const(2)]), device, {})
+    exe = backend.compile(_one_node_model("Round", extra=[Const(0)]), device, {})
+    x = np.linspace(-2.5, 2.5, 32, dtype=np.float32).reshape(1, 2, 4, 4)
+    np.testing.assert_array_equal(exe.run([x])[0], np.round(x))

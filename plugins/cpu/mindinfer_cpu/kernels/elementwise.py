@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from mindinfer.ir import Node
 
-from ..registry import Arg, Kernel, kernel, simple
+from ..registry import Arg, Kernel, kernel, param, simple, unsupported
 from ._util import result_dtype
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
@@ -159,7 +159,6 @@ _UNARY_ANY: dict[str, Callable[[Any], Any]] = {
     "Sign": np.sign,
     "Floor": np.floor,
     "Ceil": np.ceil,
-    "Round": np.round,
     "Trunc": np.trunc,
     "LogicalNot": np.logical_not,
     "IsNan": np.isnan,
@@ -169,6 +168,17 @@ _UNARY_ANY: dict[str, Callable[[Any], Any]] = {
 
 for _name, _u in _UNARY_ANY.items():
     simple(_name)(lambda x, *_, _f=_u: np.asarray(_f(x)))
+
+
+@kernel("Round")
+def round_(node: Node, args: list[Arg]) -> Kernel:
+    """Round half to even; like MindSpore's CPU kernel, only ``decimals=0``."""
+    decimals = param(node, args, "decimals")
+    if decimals not in (0, None):
+        # MindSpore 2.10 itself refuses this on CPU ("only support decimals equal 0"), so there
+        # is no reference to match: refuse it rather than ignore the argument.
+        raise unsupported(node, f"decimals={decimals} (MindSpore's CPU kernel supports only 0)")
+    return lambda x, *_: np.asarray(np.round(x))
 
 
 def erf(x: np.ndarray) -> np.ndarray:
