@@ -12,6 +12,8 @@ the last such run ends; a run that starts after ``close()`` is refused with a cl
 
 from __future__ import annotations
 
+import heapq
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -95,6 +97,8 @@ class RunControl:
         """Call ``notify`` (once, from another thread) when the run must stop; returns the undo.
 
         For backends that stop through a flag of their own (onnxruntime's ``RunOptions.terminate``).
+        The deadline is kept by one watchdog thread shared by all runs (starting a timer thread per
+        run cost about half a millisecond).
         """
         fired = threading.Event()
 
@@ -103,19 +107,66 @@ class RunControl:
                 fired.set()
                 notify()
 
-        timer = None
-        if self.deadline is not None:
-            timer = threading.Timer(self.remaining() or 0.0, fire)
-            timer.daemon = True
-            timer.start()
+        ticket = None if self.deadline is None else _WATCHDOG.add(self.deadline, fire)
         self.options._listen(fire)
 
         def undo() -> None:
-            if timer is not None:
-                timer.cancel()
+            if ticket is not None:
+                _WATCHDOG.remove(ticket)
             self.options._unlisten(fire)
 
         return undo
+
+
+class _Watchdog:
+    """One daemon thread calling callbacks at their deadlines (started on first use)."""
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # a forked child has no watchdog thread: start afresh there
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._live: set[int] = set()  # tickets in the heap and not removed
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: float, fn: Callable[[], None]) -> int:
+        with self._cond:
+            self._next += 1
+            heapq.heappush(self._heap, (deadline, self._next, fn))
+            self._live.add(self._next)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="mindinfer-run-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return self._next
+
+    def remove(self, ticket: int) -> None:
+        with self._cond:
+            self._live.discard(ticket)  # its heap entry is dropped when it comes up
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, ticket, fn = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._live.discard(ticket)
+            fn()
+
+
+_WATCHDOG = _Watchdog()
 
 
 class RunGate:

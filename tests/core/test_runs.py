@@ -112,3 +112,19 @@ def test_close_while_runs_are_in_progress_on_the_null_backend() -> None:
             t.join()
         assert sess._exe.closed  # type: ignore[attr-defined]
     assert not errors, errors[:3]
+
+
+def test_time_limits_work_in_a_forked_child() -> None:
+    """The watchdog thread does not survive fork(); the child starts its own."""
+    import os
+
+    fired = threading.Event()
+    RunOptions(timeout=0.01).start().on_stop(fired.set)  # the watchdog thread now runs here
+    assert fired.wait(2)
+    pid = os.fork()
+    if pid == 0:
+        ok = threading.Event()
+        RunOptions(timeout=0.01).start().on_stop(ok.set)
+        os._exit(0 if ok.wait(5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
