@@ -102,6 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, help="save outputs as output_N.npy here")
     p.add_argument("--print-all", action="store_true", help="print every value of every output (default: the first 6)")
     p.add_argument("--json", action="store_true", help="print JSON (values with --print-all, else the first 6)")
+    p.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="stop the run after this long (error, exit status 2)"
+    )
     p.set_defaults(func=_cmd_run)
 
     add_bench_parser(sub)
@@ -281,7 +284,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sess = Session(args.model, target=args.target, options=options, **load_kwargs(args))
     with sess:
         inputs = make_inputs(sess.inputs, args.input, args.shape, args.seed)
-        outs = sess.run(inputs)
+        outs = sess.run(inputs, timeout=args.timeout)
         if args.json:
             print(json.dumps(_run_json(sess, outs, args.print_all), indent=2))
         else:

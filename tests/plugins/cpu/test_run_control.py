@@ -107,3 +107,17 @@ def test_create_run_close_leaks_nothing(target: str) -> None:
     while threading.active_count() > threads_before and time.monotonic() < deadline:
         time.sleep(0.05)  # worker threads exit after close(); give them a moment
     assert threading.active_count() <= threads_before, [t.name for t in threading.enumerate()]
+
+
+def test_cli_run_timeout_stops_a_loop(tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from mindinfer.cli import main
+
+    x, limit = os.path.join(tmp_path, "x.npy"), os.path.join(tmp_path, "limit.npy")
+    np.save(x, np.zeros((2, 3), np.float32))  # from zeros the loop never reaches its limit
+    np.save(limit, np.load(WHILE / "input_1.npy"))
+    argv = ["run", str(WHILE / "model.mindir"), "-t", "cpu@cpu", "-o", f"max_loop_iterations={1 << 40}"]
+    t0 = time.monotonic()
+    code = main([*argv, "-i", f"x={x}", "-i", f"limit={limit}", "--timeout", "0.3"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "time limit of 0.3 s" in err, err
+    assert time.monotonic() - t0 < 30
