@@ -6,23 +6,11 @@ Bilinear or nearest interpolation; zeros, border or reflection padding; ``align_
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from mindinfer.ir import Node
 
 from ..registry import Arg, Kernel, kernel, param, unsupported
 from ._util import as_array
-
-# MindSpore's enums (op_enum.str_to_enum) and the strings of older exports.
-_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
-_PADDINGS = {0: "zeros", 1: "border", 2: "reflection"}
-
-
-def _name(value: Any, table: dict[int, str]) -> str:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return table.get(int(value), str(value))
-    return str(value).lower()
 
 
 def _reflect(c: np.ndarray, low2: int, high2: int) -> np.ndarray:
@@ -87,8 +75,8 @@ def grid_sample(x: np.ndarray, grid: np.ndarray, mode: str, padding: str, align:
 @kernel("GridSampler2D")
 def build_grid_sampler_2d(node: Node, args: list[Arg]) -> Kernel:
     """Bilinear/nearest sampling with zeros/border/reflection padding."""
-    mode = _name(param(node, args, "interpolation_mode"), _MODES)
-    padding = _name(param(node, args, "padding_mode"), _PADDINGS)
+    mode = str(param(node, args, "interpolation_mode")).lower()
+    padding = str(param(node, args, "padding_mode")).lower()
     align = bool(param(node, args, "align_corners"))
     if mode not in ("bilinear", "nearest"):
         raise unsupported(node, f"interpolation_mode={mode!r} (bilinear and nearest are supported)")

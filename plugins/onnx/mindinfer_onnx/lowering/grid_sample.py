@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from mindinfer.ir import Node
 
 from .._graph import GraphBuilder
 from ._base import const_arg, lowers, out, out_dtype, x
-
-# MindSpore's enums (op_enum.str_to_enum) and the strings of older exports.
-_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
-_PADDINGS = {0: "zeros", 1: "border", 2: "reflection"}
-
-
-def _name(value: Any, table: dict[int, str]) -> str:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return table.get(int(value), str(value))
-    return str(value).lower()
 
 
 @lowers("GridSampler2D")
@@ -26,8 +14,8 @@ def grid_sampler_2d(b: GraphBuilder, node: Node) -> None:
     """GridSample with the same mode, padding and corner alignment."""
     if b.opset < 16:
         raise b.unsupported("GridSample needs ONNX opset >= 16")
-    mode = _name(const_arg(b, node, "interpolation_mode"), _MODES)
-    padding = _name(const_arg(b, node, "padding_mode"), _PADDINGS)
+    mode = str(const_arg(b, node, "interpolation_mode")).lower()
+    padding = str(const_arg(b, node, "padding_mode")).lower()
     align = bool(const_arg(b, node, "align_corners"))
     if mode not in ("bilinear", "nearest"):
         raise b.unsupported(f"interpolation_mode={mode!r} (bilinear and nearest are supported)")
