@@ -69,7 +69,11 @@ OPTIONS = (
     Option("opset", int, OPSETS[0], "ONNX opset handed to ATC", choices=OPSETS),
     Option("atc_timeout", float, DEFAULT_TIMEOUT, "seconds atc may take to compile", minimum=1),
     Option(
-        "cache", bool, True, "reuse compiled .om files (folder: MINDINFER_ASCEND_CACHE or ~/.cache/mindinfer/ascend)"
+        "cache",
+        bool,
+        True,
+        "reuse compiled .om files (folder: $MINDINFER_ASCEND_CACHE, else $MINDINFER_CACHE_DIR/ascend, "
+        "else ~/.cache/mindinfer/ascend)",
     ),
 )
 _COMPILE_ONLY = ("precision", "batch_sizes", "opset", "atc_timeout")

@@ -18,13 +18,19 @@ from typing import Any
 
 __all__ = ["CACHE_ENV", "OmCache", "default_dir", "make_key"]
 
-#: Overrides the cache folder (default ``~/.cache/mindinfer/ascend``).
+#: Names this plugin's cache folder itself (before ``MINDINFER_CACHE_DIR``).
 CACHE_ENV = "MINDINFER_ASCEND_CACHE"
+#: The folder of every mindinfer compile cache (the tensorrt plugin's engines sit beside ours).
+SHARED_CACHE_ENV = "MINDINFER_CACHE_DIR"
 
 
 def default_dir() -> Path:
+    """``$MINDINFER_ASCEND_CACHE``, else ``$MINDINFER_CACHE_DIR/ascend``, else ``~/.cache/mindinfer/ascend``."""
     text = os.environ.get(CACHE_ENV)
-    return Path(text) if text else Path.home() / ".cache" / "mindinfer" / "ascend"
+    if text:
+        return Path(text)
+    shared = os.environ.get(SHARED_CACHE_ENV)
+    return (Path(shared) if shared else Path.home() / ".cache" / "mindinfer") / "ascend"
 
 
 def make_key(onnx_bytes: bytes, cann_version: str, soc: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

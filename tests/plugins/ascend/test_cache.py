@@ -9,7 +9,7 @@ import mindinfer
 import pytest
 from ascend_sim import Sim, assert_close, case
 from mindinfer_ascend import atc as atc_module
-from mindinfer_ascend.cache import OmCache, make_key
+from mindinfer_ascend.cache import OmCache, default_dir, make_key
 
 
 @pytest.fixture
@@ -107,3 +107,15 @@ def test_cache_unit(tmp_path: Path) -> None:
     assert cache.get(key) == path and path.read_bytes() == b"om bytes"
     path.unlink()
     assert cache.get(key) is None and not cache.paths(key)[1].exists()  # half an entry is removed
+
+
+def test_cache_folder_follows_the_shared_cache_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The same MINDINFER_CACHE_DIR as the tensorrt plugin's engines; MINDINFER_ASCEND_CACHE wins.
+    monkeypatch.delenv("MINDINFER_ASCEND_CACHE", raising=False)
+    monkeypatch.setenv("MINDINFER_CACHE_DIR", str(tmp_path / "shared"))
+    assert default_dir() == tmp_path / "shared" / "ascend"
+    monkeypatch.setenv("MINDINFER_ASCEND_CACHE", str(tmp_path / "own"))
+    assert default_dir() == tmp_path / "own"
+    monkeypatch.delenv("MINDINFER_ASCEND_CACHE")
+    monkeypatch.delenv("MINDINFER_CACHE_DIR")
+    assert default_dir() == Path.home() / ".cache" / "mindinfer" / "ascend"
