@@ -10,6 +10,8 @@ Integer and bool outputs (a detector's indices, for one) must match exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from mindinfer_conformance.compare import compare, network_tolerance
 
@@ -18,3 +20,10 @@ def check_against_mindspore(index: int, got: np.ndarray, want: np.ndarray, where
     """Assert the whole-network criterion on output ``index``."""
     result = compare(np.asarray(got), want, network_tolerance(want.dtype), index)
     assert result.ok, f"{where}: {result.message}"
+
+
+def check_outputs(got: Sequence[np.ndarray], want: Sequence[np.ndarray], where: str) -> None:
+    """Assert the output count, then the whole-network criterion on every output."""
+    assert len(got) == len(want), f"{where}: {len(got)} outputs, MindSpore has {len(want)}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        check_against_mindspore(i, g, w, where)

@@ -9,7 +9,7 @@ import pytest
 from cpu_cases import ZOO, inputs, outputs
 from mindinfer.backend import Device
 from mindinfer_cpu import CpuBackend
-from zoo_check import check_against_mindspore
+from zoo_check import check_outputs
 
 ZOO_CASES = sorted(p for p in ZOO.glob("*/b*") if (p / "model.mindir").is_file()) if ZOO.is_dir() else []
 
@@ -21,7 +21,4 @@ pytestmark = pytest.mark.zoo
 def test_zoo_network(folder: Path, backend: CpuBackend, device: Device) -> None:
     exe = backend.compile(mindinfer.load(folder / "model.mindir"), device, {"threads": 2})
     got = exe.run(inputs(folder))
-    want = outputs(folder)
-    assert len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
-        check_against_mindspore(i, g, w, str(folder))
+    check_outputs(got, outputs(folder), str(folder))
