@@ -1,13 +1,19 @@
-"""Make the serving tests' and benchmark's model: mobilenet_v2 exported by real MindSpore with a
+"""Make the serving tests' and benchmark's models: mobilenet_v2 exported by real MindSpore with a
 dynamic batch dimension, so that `mindinfer serve` batches it.
 
-    /work/msvenv/bin/python tools/make_serve_cases.py
+    /work/msvenv/bin/python tools/make_serve_cases.py [--full]
 
-Writes `tests/data/serve/mobilenet_v2_035_96_dyn/`: `model.mindir` (input `[-1,3,96,96]`),
-`input_0.npy` (6 samples), `output_0.npy` (MindSpore's output for all 6 at once) and `case.json`.
-The network is the conformance case mobilenet_v2_035_96_c10's (mindcv `mobilenet_v2_035_96`, 10
-classes, same seed, BatchNorm statistics calibrated then perturbed); only the export differs.
-MindSpore is a data-making tool only, never a dependency of mindinfer.
+Without ``--full``: `tests/data/serve/mobilenet_v2_035_96_dyn/` (committed, the serving tests' model):
+mindcv `mobilenet_v2_035_96`, 10 classes, the conformance case mobilenet_v2_035_96_c10's network
+(same seed, BatchNorm statistics calibrated then perturbed); only the export differs.
+
+With ``--full``: `~/.cache/mindinfer/serve/mobilenet_v2_100_dyn/` (``MINDINFER_SERVE_BENCH_DIR``;
+14 MB, not committed), the benchmark's model: mindcv `mobilenet_v2_100`, 1000 classes, 224x224,
+the network the README's speed figures are about.
+
+Each folder holds `model.mindir` (input `[-1,3,H,W]`), `input_0.npy` (6 samples), `output_0.npy`
+(MindSpore's output for all 6 at once) and `case.json`. MindSpore is a data-making tool only,
+never a dependency of mindinfer.
 """
 
 from __future__ import annotations
@@ -33,21 +39,32 @@ import mindcv  # noqa: E402
 ms.set_context(mode=ms.GRAPH_MODE)
 ms.set_device("CPU")
 
-NAME = "mobilenet_v2_035_96_dyn"
-OUT = os.path.join(REPO, "tests", "data", "serve", NAME)
+#: (mindcv name, classes, image size, seed name, where the case goes)
+SMALL = ("mobilenet_v2_035_96", 10, 96, "mobilenet_v2_035_96_c10", os.path.join(REPO, "tests", "data", "serve"))
+FULL = (
+    "mobilenet_v2_100",
+    1000,
+    224,
+    "mobilenet_v2_100_serve",
+    os.path.expanduser(os.environ.get("MINDINFER_SERVE_BENCH_DIR", "~/.cache/mindinfer/serve")),
+)
 
 
-def main() -> None:
-    seed = U.seed_for("mobilenet_v2_035_96_c10") % 100000  # the conformance case's network
+def main(full: bool) -> None:
+    model, classes, size, seed_name, where = FULL if full else SMALL
+    NAME = f"{model}_dyn"
+    OUT = os.path.join(where, NAME)
+    seed = U.seed_for(seed_name) % 100000  # the small one: the conformance case's network
     ms.set_seed(seed)
     np.random.seed(seed)
     rng = np.random.default_rng(seed)
-    net = mindcv.create_model("mobilenet_v2_035_96", pretrained=False, num_classes=10)
+    net = mindcv.create_model(model, pretrained=False, num_classes=classes)
     net.set_train(False)
-    make_zoo.calibrate_and_perturb_bn(net, ms, nn, ops, np, rng, rng.normal(0, 1, (4, 3, 96, 96)).astype(np.float32))
-    x = np.random.default_rng(seed + 1).normal(0.0, 1.0, (6, 3, 96, 96)).astype(np.float32)
+    calib = rng.normal(0, 1, (4, 3, size, size)).astype(np.float32)
+    make_zoo.calibrate_and_perturb_bn(net, ms, nn, ops, np, rng, calib)
+    x = np.random.default_rng(seed + 1).normal(0.0, 1.0, (6, 3, size, size)).astype(np.float32)
     tmpd = tempfile.mkdtemp(prefix="servecase_")
-    dyn = ms.Tensor(shape=[None, 3, 96, 96], dtype=ms.float32)
+    dyn = ms.Tensor(shape=[None, 3, size, size], dtype=ms.float32)
     ms.export(net, dyn, file_name=os.path.join(tmpd, "model"), file_format="MINDIR")
     src = os.path.join(tmpd, "model.mindir")
     # MindSpore's own output, from the exported file itself.
@@ -65,11 +82,11 @@ def main() -> None:
         os.path.join(OUT, "case.json"),
         {
             "name": NAME,
-            "note": "mindcv mobilenet_v2_035_96, 10 classes (the conformance case mobilenet_v2_035_96_c10's network), "
-            "exported with input Tensor(shape=[None, 3, 96, 96]); output_0 is nn.GraphCell(mindspore.load(file)) "
+            "note": f"mindcv {model}, {classes} classes (seed of {seed_name}), exported with input "
+            f"Tensor(shape=[None, 3, {size}, {size}]); output_0 is nn.GraphCell(mindspore.load(file)) "
             "on all 6 samples at once",
-            "inputs": [{"shape": [-1, 3, 96, 96], "dtype": "float32"}],
-            "outputs": [{"shape": [-1, 10], "dtype": "float32"}],
+            "inputs": [{"shape": [-1, 3, size, size], "dtype": "float32"}],
+            "outputs": [{"shape": [-1, classes], "dtype": "float32"}],
             "graphcell_vs_network_max_abs": float(np.max(np.abs(out - direct))),
             "mindspore": ms.__version__,
         },
@@ -79,4 +96,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.chdir(tempfile.mkdtemp(prefix="ms_servecases_"))
-    main()
+    main("--full" in sys.argv[1:])

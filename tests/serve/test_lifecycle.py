@@ -75,7 +75,8 @@ def test_a_model_that_fails_to_load_is_not_ready_and_the_others_serve(tmp_path: 
     (repo / "lenet5" / "2" / "model.mindir").write_bytes((CASES / "lenet5" / "model.mindir").read_bytes())
     (repo / "lenet5" / "config.json").write_text(json.dumps({"version_policy": {"all": {}}, "outputs": ["logits"]}))
     (x,), (y,) = case_io("lenet5")
-    with Server(repo) as server:
+    # --option reaches every model (an option the plugin declares: the models serve)
+    with Server(repo, "--option", "threads=1", "--workers", "2") as server:
         client = thttp.InferenceServerClient(server.http)
         assert client.is_server_ready()
         assert not client.is_model_ready("broken")
@@ -90,6 +91,15 @@ def test_a_model_that_fails_to_load_is_not_ready_and_the_others_serve(tmp_path: 
     log = server.output()
     assert "model broken version 1: not ready" in log
     assert "model lenet5 version 2: ready on cpu:0 via plugin" in log
+
+
+def test_an_option_no_plugin_declares_leaves_the_models_not_ready_with_the_reason(tmp_path: Path) -> None:
+    with Server(make_repo(tmp_path), "--target", "cpu@cpu", "--option", "no_such_option=1") as server:
+        client = thttp.InferenceServerClient(server.http)
+        assert not client.is_model_ready("lenet5")
+        with pytest.raises(Exception, match="no_such_option") as err:
+            client.get_model_metadata("lenet5")
+    assert "not ready" in str(err.value) and "threads" in str(err.value)  # the options it does accept
 
 
 def test_binds_loopback_by_default(server: Server) -> None:

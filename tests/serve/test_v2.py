@@ -159,6 +159,9 @@ def test_unknown_model_and_version(server: Server) -> None:
     assert status == 404 and "has no version 3" in reply["error"]
     with pytest.raises(InferenceServerException, match="no model named 'nope'"):
         tgrpc.InferenceServerClient(server.grpc).get_model_metadata("nope")
+    # Only the exact infer paths are infer requests; anything past them is no endpoint at all.
+    status, reply = _post(f"http://{server.http}/v2/models/dyn/infer/more", body)
+    assert status == 404 and reply == {"detail": "Not Found"}
 
 
 def test_wrong_dtype_over_grpc(server: Server) -> None:

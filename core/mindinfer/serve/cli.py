@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._cli_common import add_load_args, load_kwargs
+from .._cli_common import add_load_args, load_kwargs, parse_options
 from ..errors import MindInferError
 
 __all__ = ["add_serve_parser", "missing_modules"]
@@ -50,7 +50,20 @@ def add_serve_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--grpc-port", type=int, default=8001, help="0 turns gRPC off")
     p.add_argument("--max-batch-size", type=int, default=8, help="samples per batch for dynamic-batch models (0: off)")
     p.add_argument("--batch-wait-ms", type=float, default=0.0, help="how long a batch waits to fill (default 0)")
-    p.add_argument("--workers", type=int, default=1, help="batches (or requests) each model runs at once")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="batches (or requests) each model runs at once; on the CPU each run then gets cores/N threads",
+    )
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="[ALT/]KEY=VALUE",
+        help="a backend option for every model (repeat; see `mindinfer plugins`); a model's config.json options win",
+    )
     p.add_argument("--max-request-mb", type=float, default=64.0, help="largest request body accepted")
     p.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' (or set MINDINFER_SERVE_TOKEN)")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
@@ -94,6 +107,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch_size=args.max_batch_size,
         batch_wait_ms=args.batch_wait_ms,
         workers=args.workers,
+        options=parse_options(args.option),
         load_args=load_kwargs(args),
     )
     config = ServerConfig(

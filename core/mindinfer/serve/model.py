@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -14,14 +15,16 @@ from typing import Any
 import numpy as np
 
 from .._inputs import check_inputs
+from .._plugins import get_registry
 from ..errors import MindInferError
 from ..ir import TensorSpec
 from ..session import Session
+from ..targets import candidates, options_for, parse_target
 from .batching import BatchRunner, BatchStats, DynamicBatcher
 from .errors import ModelNotReadyError, RequestError, ServeConfigError
 from .repository import ModelVersion, open_session
 
-__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of", "padding_sizes"]
+__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of", "padding_sizes", "split_threads"]
 
 log = logging.getLogger("mindinfer.serve")
 
@@ -34,6 +37,7 @@ class ServeSettings:
     max_batch_size: int = 8
     batch_wait_ms: float = 0.0
     workers: int = 1
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # --option; config.json's win
     load_args: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # may hold a key
 
 
@@ -103,6 +107,41 @@ def _renamed(specs: list[TensorSpec], names: tuple[str, ...] | None, what: str, 
     return [dataclasses.replace(s, name=n) for s, n in zip(specs, names)]
 
 
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split_threads(target: str, options: Mapping[str, Any], workers: int, cpus: int) -> dict[str, Any]:
+    """``options`` with the CPU shared between ``workers`` runs at once: each CPU alternative of
+    ``target`` gets ``threads = cpus // workers`` (at least 1), as OpenVINO's throughput streams do.
+
+    Without it, each of the concurrent runs starts a thread per core, and threads that wait for
+    each other spin on cores the other runs and the HTTP front end need. Left as given when there
+    is one worker, when ``threads`` is set, or when a plugin that may serve the alternative does
+    not declare ``threads`` (passing it would change which plugin a bare ``cpu`` picks).
+    """
+    out = dict(options)
+    if workers <= 1:
+        return out
+    try:
+        parsed = parse_target(target)
+        registry = get_registry()
+        for alt in parsed.alternatives:
+            if alt.kind != "cpu" or "threads" in options_for(options, parsed, alt):
+                continue
+            backends = registry.find(alt.plugin) if alt.plugin else registry.backends()
+            plugins = [b for _, b in candidates(alt, backends)]
+            if plugins and all(any(o.name == "threads" for o in b.options) for b in plugins):
+                own = options.get(str(alt))
+                out[str(alt)] = {**(own if isinstance(own, Mapping) else {}), "threads": max(1, cpus // workers)}
+    except MindInferError:
+        return dict(options)  # loading the model reports the bad target or plugin, with its words
+    return out
+
+
 def padding_sizes(sizes: tuple[int, ...] | None, options: Mapping[str, Any]) -> tuple[int, ...] | None:
     """The batch sizes to pad to: config.json's ``batch_sizes``; else what the backend options say it
     runs: the ascend plugin's ATC gears (``batch_sizes``) or the range of dimension 0 that the
@@ -147,13 +186,15 @@ class ServedModel(ModelEntry):
         self._on_run = on_run
         self._session: Session | None = None
         self._batcher: DynamicBatcher | None = None
+        self._running: asyncio.Semaphore | None = None  # unbatched: at most `workers` runs at once
         self.error = "loading"
 
     def load(self) -> None:
         cfg, s = self.mv.config, self._settings
         target = cfg.target or s.target
+        options = split_threads(target, {**s.options, **cfg.options}, s.workers, usable_cpus())
         try:
-            sess = open_session(self.mv.path, target, cfg.options, **{**s.load_args, **cfg.load_args})
+            sess = open_session(self.mv.path, target, options, **{**s.load_args, **cfg.load_args})
             self.inputs = _renamed(sess.inputs, cfg.inputs, "inputs", self.mv)
             self.outputs = _renamed(sess.outputs, cfg.outputs, "outputs", self.mv)
         except MindInferError as exc:
@@ -167,12 +208,15 @@ class ServedModel(ModelEntry):
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else s.max_batch_size
         # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
         if self.batch_dim == -1 and limit > 1:
-            runner = BatchRunner(sess.run, limit, padding_sizes(cfg.batch_sizes, cfg.options), self._ran)
+            runner = BatchRunner(sess.run, limit, padding_sizes(cfg.batch_sizes, options), self._ran)
             self.max_batch_size = runner.max_batch_size
             wait = cfg.batch_wait_ms if cfg.batch_wait_ms is not None else s.batch_wait_ms
             self._batcher = DynamicBatcher(runner, self._executor, wait, s.workers, self._stats)
         self.error = None
         batching = f"batching up to {self.max_batch_size}" if self._batcher else "not batched"
+        if s.workers > 1:
+            split = options != {**s.options, **cfg.options}
+            batching += f"; {s.workers} runs at once" + (" (CPU threads divided between them)" if split else "")
         log.info("model %s version %s: ready on %s; %s", self.name, self.version, self.placement, batching)
 
     def _ran(self, samples: int, padded: int) -> None:
@@ -191,12 +235,16 @@ class ServedModel(ModelEntry):
         enqueued = time.perf_counter()
         loop = asyncio.get_running_loop()
         sess = self._session
+        if self._running is None:
+            self._running = asyncio.Semaphore(max(1, self._settings.workers))
 
         def run() -> tuple[list[np.ndarray], float, float]:
             started = time.perf_counter()
             return sess.run(arrays), started, time.perf_counter()
 
-        outs, started, finished = await loop.run_in_executor(self._executor, run)
+        # As many runs at once as with batching: more only divide the same cores between them.
+        async with self._running:
+            outs, started, finished = await loop.run_in_executor(self._executor, run)
         samples = arrays[0].shape[0] if arrays and arrays[0].ndim else 1
         self._ran(samples, samples)
         self._stats(BatchStats(samples, (started - enqueued,), finished - started))

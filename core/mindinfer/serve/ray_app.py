@@ -72,7 +72,7 @@ class ModelReplica:
         self._sizes: list[int] = []
         session = getattr(self.model, "_session", None)
         if self.model.ready and self.model.max_batch_size > 0 and session is not None:
-            sizes = padding_sizes(mv.config.batch_sizes, mv.config.options)
+            sizes = padding_sizes(mv.config.batch_sizes, {**settings.options, **mv.config.options})
             self.runner = BatchRunner(session.run, self.model.max_batch_size, sizes)
             wait = mv.config.batch_wait_ms if mv.config.batch_wait_ms is not None else settings.batch_wait_ms
             self._batched.set_max_batch_size(self.runner.max_batch_size)  # type: ignore[attr-defined]
@@ -122,7 +122,7 @@ class RemoteModel(ModelEntry):
         limit = cfg.max_batch_size if cfg.max_batch_size is not None else settings.max_batch_size
         if self.batch_dim == -1 and limit > 1:
             self.max_batch_size = BatchRunner(
-                lambda a: a, limit, padding_sizes(cfg.batch_sizes, cfg.options)
+                lambda a: a, limit, padding_sizes(cfg.batch_sizes, {**settings.options, **cfg.options})
             ).max_batch_size
         self.error = None
 
