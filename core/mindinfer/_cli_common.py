@@ -22,6 +22,7 @@ from .ir import ForeignModel, Model, TensorSpec
 __all__ = [
     "add_load_args",
     "add_model_args",
+    "add_option_arg",
     "load_kwargs",
     "make_inputs",
     "note_failed_plugins",
@@ -38,16 +39,21 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "--shape", action="append", default=[], metavar="NAME=D0,D1,..", help="size dynamic dims of a random input"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
+    add_option_arg(p)
+    add_load_args(p)
+
+
+def add_option_arg(p: argparse.ArgumentParser, scope: str = "") -> None:
+    """--option [ALT/]KEY=VALUE (repeatable), read by :func:`parse_options`."""
     p.add_argument(
         "--option",
         "-o",
         action="append",
         default=[],
         metavar="[ALT/]KEY=VALUE",
-        help="a backend option (repeat; see `mindinfer plugins`); ALT/ limits it to one alternative of the "
-        "target, e.g. gpu/workspace_mb=512",
+        help=f"a backend option{scope} (repeat; see `mindinfer plugins`); ALT/ limits it to one alternative of "
+        "the target, e.g. gpu/workspace_mb=512",
     )
-    add_load_args(p)
 
 
 def add_load_args(p: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._plugins import PluginRegistry
-from .backend import Backend, BackendBase, Capabilities, Device, ExecutableBase
+from .backend import Backend, BackendBase, Capabilities, Device, ExecutableBase, Option
 from .hookspecs import hookimpl
 from .ir import ForeignModel, Model, TensorSpec
 
@@ -84,7 +84,8 @@ class NullExecutable(ExecutableBase):
 
 
 class NullBackend(BackendBase):
-    """A backend that compiles anything and runs nothing. Every field is configurable for tests."""
+    """A backend that compiles anything and runs nothing. Every field is configurable for tests;
+    ``options`` are the options it declares, and ``received`` keeps what each compile was given."""
 
     name = "null"
     device_kinds: tuple[str, ...] = ("null",)
@@ -101,8 +102,11 @@ class NullBackend(BackendBase):
         formats: frozenset[str] = frozenset({"mindir"}),
         thread_safe: bool = False,
         n_devices: int = 1,
+        options: tuple[Option, ...] | None = None,
     ) -> None:
         self.name = name
+        if options is not None:  # else the class's own declaration (a subclass may have one)
+            self.options = options
         self.device_kinds = device_kinds
         self.priority = priority
         self.capabilities = Capabilities(
@@ -114,6 +118,7 @@ class NullBackend(BackendBase):
         )
         self._usable, self._reason, self._thread_safe, self._n = usable, reason, thread_safe, n_devices
         self.compiled: list[NullExecutable] = []
+        self.received: list[dict[str, Any]] = []
 
     def devices(self) -> list[Device]:
         return [
@@ -123,6 +128,7 @@ class NullBackend(BackendBase):
         ]
 
     def _compile(self, model: Model | ForeignModel, device: Device, options: dict[str, Any]) -> NullExecutable:
+        self.received.append(options)
         exe = NullExecutable(list(model.inputs), list(model.outputs), self.name, self._thread_safe)
         self.compiled.append(exe)
         return exe

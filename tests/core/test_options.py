@@ -10,7 +10,7 @@ from typing import Any
 import mindinfer as mi
 import pytest
 from mindinfer._plugins import PluginRegistry, set_registry
-from mindinfer.backend import Device, Option
+from mindinfer.backend import Option
 from mindinfer.cli import main
 from mindinfer.errors import InvalidOptionError
 from mindinfer.targets import options_for, parse_target
@@ -19,29 +19,19 @@ from mindinfer.testing import NullBackend, NullPlugin
 MODEL = Path(__file__).resolve().parents[2] / "conformance" / "mindinfer_conformance" / "cases" / "model" / "lenet5"
 
 
-class Recording(NullBackend):
-    """A null backend that declares options and remembers what each compile received."""
-
-    def __init__(self, options: tuple[Option, ...], **kw: Any) -> None:
-        super().__init__(**kw)
-        self.options = options
-        self.received: list[dict[str, Any]] = []
-
-    def _compile(self, model: Any, device: Device, options: dict[str, Any]) -> Any:
-        self.received.append(options)
-        return super()._compile(model, device, options)
-
-
 @pytest.fixture
-def fleet() -> Iterator[tuple[Recording, Recording]]:
-    gpu = Recording(
-        (Option("workspace_mb", int, 256, "scratch memory", minimum=1),),
+def fleet() -> Iterator[tuple[NullBackend, NullBackend]]:
+    gpu = NullBackend(
+        options=(Option("workspace_mb", int, 256, "scratch memory", minimum=1),),
         name="fastgpu",
         device_kinds=("gpu",),
         priority=9,
     )
-    cpu = Recording(
-        (Option("threads", int, None, "worker threads", minimum=1),), name="slowcpu", device_kinds=("cpu",), priority=9
+    cpu = NullBackend(
+        options=(Option("threads", int, None, "worker threads", minimum=1),),
+        name="slowcpu",
+        device_kinds=("cpu",),
+        priority=9,
     )
     reg = PluginRegistry(autoload=False)
     reg.register(NullPlugin(gpu, cpu), name="fleet")
@@ -63,7 +53,7 @@ def test_options_for_keys_options_by_alternative() -> None:
     assert options_for({"shapes": shapes}, target, gpu) == {"shapes": shapes}
 
 
-def test_a_fallback_list_passes_each_backend_only_its_own_options(fleet: tuple[Recording, Recording]) -> None:
+def test_a_fallback_list_passes_each_backend_only_its_own_options(fleet: tuple[NullBackend, NullBackend]) -> None:
     gpu, cpu = fleet
     opts = {"gpu": {"workspace_mb": 512}, "cpu": {"threads": 2}}
     sess = mi.Session(MODEL / "model.mindir", target="gpu,cpu", options=opts)
@@ -76,7 +66,7 @@ def test_a_fallback_list_passes_each_backend_only_its_own_options(fleet: tuple[R
 
 
 def test_cli_option_and_bench_threads_reach_the_backend(
-    fleet: tuple[Recording, Recording], capsys: pytest.CaptureFixture[str]
+    fleet: tuple[NullBackend, NullBackend], capsys: pytest.CaptureFixture[str]
 ) -> None:
     gpu, cpu = fleet
     model = str(MODEL / "model.mindir")

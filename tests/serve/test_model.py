@@ -14,7 +14,7 @@ import mindinfer as mi
 import numpy as np
 import pytest
 from mindinfer._plugins import set_registry
-from mindinfer.backend import Device, Option
+from mindinfer.backend import Option
 from mindinfer.serve.model import ServedModel, ServeSettings, split_threads
 from mindinfer.serve.repository import ModelRepository
 from mindinfer.testing import NullBackend, null_registry
@@ -23,23 +23,10 @@ from serving import make_repo
 THREADS = (Option("threads", int, None, "threads", minimum=1),)
 
 
-class Recording(NullBackend):
-    """A null backend that declares ``options`` and keeps what each compile received."""
-
-    def __init__(self, options: tuple[Option, ...], **kw: Any) -> None:
-        super().__init__(**kw)
-        self.options = options
-        self.received: list[dict[str, Any]] = []
-
-    def _compile(self, model: Any, device: Device, options: dict[str, Any]) -> Any:
-        self.received.append(options)
-        return super()._compile(model, device, options)
-
-
 @pytest.fixture
-def cpus() -> Iterator[tuple[Recording, Recording]]:
-    fast = Recording(THREADS, name="fastcpu", device_kinds=("cpu",), priority=150)
-    plain = Recording(THREADS, name="plaincpu", device_kinds=("cpu",), priority=100)
+def cpus() -> Iterator[tuple[NullBackend, NullBackend]]:
+    fast = NullBackend(options=THREADS, name="fastcpu", device_kinds=("cpu",), priority=150)
+    plain = NullBackend(options=THREADS, name="plaincpu", device_kinds=("cpu",), priority=100)
     old = set_registry(null_registry(fast, plain))
     yield fast, plain
     set_registry(old)
@@ -71,8 +58,8 @@ def test_the_split_reaches_the_backend_that_compiles(cpus: Any) -> None:
 
 def test_no_split_where_a_candidate_lacks_threads() -> None:
     # Passing `threads` would make a bare "cpu" skip the plugin without it, changing the placement.
-    bare = Recording((), name="bare", device_kinds=("cpu",), priority=200)
-    old = set_registry(null_registry(bare, Recording(THREADS, name="plaincpu", device_kinds=("cpu",))))
+    bare = NullBackend(name="bare", device_kinds=("cpu",), priority=200)
+    old = set_registry(null_registry(bare, NullBackend(options=THREADS, name="plaincpu", device_kinds=("cpu",))))
     try:
         assert split_threads("cpu", {}, 2, 8) == {}
         assert split_threads("cpu@plaincpu", {}, 2, 8) == {"cpu@plaincpu": {"threads": 4}}
@@ -81,7 +68,7 @@ def test_no_split_where_a_candidate_lacks_threads() -> None:
 
 
 def test_only_cpu_alternatives_are_split(cpus: Any) -> None:
-    gpu = Recording(THREADS, name="gpuplug", device_kinds=("gpu",))
+    gpu = NullBackend(options=THREADS, name="gpuplug", device_kinds=("gpu",))
     old = set_registry(null_registry(gpu, *cpus))
     try:
         assert split_threads("gpu,cpu", {}, 2, 8) == {"cpu": {"threads": 4}}

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._cli_common import add_load_args, load_kwargs, parse_options
+from .._cli_common import add_load_args, add_option_arg, load_kwargs, parse_options
 from ..errors import MindInferError
 
 __all__ = ["add_serve_parser", "missing_modules"]
@@ -56,14 +56,7 @@ def add_serve_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=1,
         help="batches (or requests) each model runs at once; on the CPU each run then gets cores/N threads",
     )
-    p.add_argument(
-        "--option",
-        "-o",
-        action="append",
-        default=[],
-        metavar="[ALT/]KEY=VALUE",
-        help="a backend option for every model (repeat; see `mindinfer plugins`); a model's config.json options win",
-    )
+    add_option_arg(p, " for every model (its config.json's options win)")
     p.add_argument("--max-request-mb", type=float, default=64.0, help="largest request body accepted")
     p.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' (or set MINDINFER_SERVE_TOKEN)")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate: HTTPS and gRPC over TLS")
