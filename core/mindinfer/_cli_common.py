@@ -52,7 +52,7 @@ def add_option_arg(p: argparse.ArgumentParser, scope: str = "") -> None:
         default=[],
         metavar="[ALT/]KEY=VALUE",
         help=f"a backend option{scope} (repeat; see `mindinfer plugins`); ALT/ limits it to one alternative of "
-        "the target, e.g. gpu/workspace_mb=512",
+        "the target, e.g. gpu/precision=fp16",
     )
 
 

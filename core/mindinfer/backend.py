@@ -282,7 +282,8 @@ class Option:
         types = self.type if isinstance(self.type, tuple) else (self.type,)
         text = " or ".join(t.__name__ for t in types)
         if self.minimum is not None:
-            text += f" >= {self.minimum:g}"
+            low = self.minimum
+            text += f" >= {int(low) if float(low).is_integer() else low}"  # 1048576, not 1.04858e+06
         return text
 
     def describe(self) -> str:

@@ -100,7 +100,7 @@ class Session:
     ``target`` is a device target string (see :mod:`mindinfer.targets`). ``options`` go to the
     backend's ``compile`` (each backend declares the ones it accepts: ``mindinfer plugins``); for
     a fallback list a mapping under an alternative's name holds options for that alternative only,
-    e.g. ``{"gpu": {"workspace_mb": 512}, "cpu": {"threads": 4}}`` (see
+    e.g. ``{"gpu": {"precision": "fp16"}, "cpu": {"threads": 4}}`` (see
     :func:`mindinfer.targets.options_for`).
     ``plugins`` replaces the process-wide plugin registry (tests, embedding).
     ``checkpoint``/``strict`` apply a MindSpore checkpoint before compiling, so that weights folded at

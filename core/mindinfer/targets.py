@@ -186,7 +186,7 @@ def options_for(options: Mapping[str, Any], target: Target, alt: DeviceTarget) -
     Options apply to every alternative, except those under a key naming an alternative: a
     mapping value keyed by the alternative as written in the target (``"gpu"``, ``"cpu@onnx"``,
     ``"gpu:1"``) or by its device kind holds options for that alternative only, so that
-    ``Session(m, "gpu,cpu", options={"gpu": {"workspace_mb": 512}, "cpu": {"threads": 4}})``
+    ``Session(m, "gpu,cpu", options={"gpu": {"precision": "fp16"}, "cpu": {"threads": 4}})``
     passes each backend only what it declares. Per-alternative values win over shared ones; the
     exact alternative wins over its kind. A key that reads as a target but names no alternative is
     an :class:`InvalidOptionError`; a mapping under any other key is an ordinary option whose value

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -139,9 +140,12 @@ class EngineCache:
                 found.append(CacheEntry(key, path, path.stat().st_size, meta))
         return found
 
-    def timing_cache_path(self, trt_version: str, compute_capability: tuple[int, int]) -> Path:
-        # TensorRT's timing cache is specific to the device, CUDA and TensorRT version.
-        return self.folder / f"timing-{trt_version}-sm{compute_capability[0]}{compute_capability[1]}.cache"
+    def timing_cache_path(self, trt_version: str, compute_capability: tuple[int, int], gpu_name: str = "") -> Path:
+        # TensorRT's timing cache holds tactic timings of one GPU model (an H100 and an H200 share
+        # sm90 but not their timings) and one TensorRT version.
+        model = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower()).strip("-")
+        suffix = f"-{model}" if model else ""
+        return self.folder / f"timing-{trt_version}-sm{compute_capability[0]}{compute_capability[1]}{suffix}.cache"
 
     def clear(self) -> tuple[int, int]:
         """Remove every engine, metadata and timing cache file; returns (files, bytes) removed."""

@@ -193,7 +193,7 @@ class DeviceView:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
-_DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 13
+_DL_CUDA, _DL_CUDA_MANAGED = 2, 13  # DLPack device types this plugin reads from
 _DL_CODES = {0: "i", 1: "u", 2: "f", 4: "bfloat", 6: "b"}
 
 

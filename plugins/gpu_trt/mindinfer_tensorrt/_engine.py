@@ -98,8 +98,11 @@ def build_plan(
             profile.set_shape(p.name, p.min, p.opt, p.max)
         config.add_optimization_profile(profile)
     cache = config.create_timing_cache(timing_cache or b"")
-    # A timing cache from another device or version is ignored rather than failing the build.
-    config.set_timing_cache(cache, True)
+    # ignore_mismatch=False: TensorRT refuses (returns False) a cache made on another device rather
+    # than use its timings here; the build then times its tactics afresh, into a new cache.
+    if not config.set_timing_cache(cache, False):
+        cache = config.create_timing_cache(b"")
+        config.set_timing_cache(cache, False)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise MindInferError(f"plugin '{PLUGIN}': TensorRT could not build an engine; TensorRT said: {log.tail()}")

@@ -220,7 +220,7 @@ def load_or_build(
                 keep, engine, _ = deserialize(trt, plan)
                 if engine is not None:
                     return keep, engine, "cache"
-            timing_path = cache.timing_cache_path(fields["tensorrt"], gpu.compute_capability)
+            timing_path = cache.timing_cache_path(fields["tensorrt"], gpu.compute_capability, gpu.name)
             timing = timing_path.read_bytes() if timing_path.is_file() else None
             plan, new_timing = build(timing)
             cache.store(key, plan, fields)

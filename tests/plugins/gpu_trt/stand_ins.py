@@ -214,6 +214,10 @@ class _Profile:
         self.shapes[name] = (tuple(lo), tuple(mid), tuple(hi))
 
 
+#: Timing-cache bytes the stand-in builder treats as made on another device.
+FOREIGN_TIMING = b"timing from another GPU"
+
+
 class _TimingCache:
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -240,6 +244,9 @@ class _Config:
         return _TimingCache(bytes(data))
 
     def set_timing_cache(self, cache: _TimingCache, ignore_mismatch: bool) -> bool:
+        # As TensorRT: a cache made on another device is refused (False) unless ignore_mismatch.
+        if cache.data.startswith(FOREIGN_TIMING) and not ignore_mismatch:
+            return False
         self.timing = cache
         return True
 

@@ -20,7 +20,15 @@ from mindinfer_tensorrt._cache import EngineCache
 from mindinfer_tensorrt._cuda import GpuArray
 from mindinfer_tensorrt.backend import TensorRTBackend
 from mindinfer_tensorrt.executable import TensorRTExecutable
-from stand_ins import PLAN_HEADER, FakeCudaForTests, FakeGpuArrayForTests, FakeTensorRTForTests, environment
+from stand_ins import (
+    FOREIGN_TIMING,
+    H200,
+    PLAN_HEADER,
+    FakeCudaForTests,
+    FakeGpuArrayForTests,
+    FakeTensorRTForTests,
+    environment,
+)
 from stored_cases import CASES, inputs, outputs
 
 LENET = CASES / "model" / "lenet5"
@@ -98,7 +106,7 @@ def test_options_reach_the_builder(rig: Rig) -> None:
     ("options", "words"),
     [
         ({"precision": "int8"}, "option precision='int8' is not valid: it accepts one of 'fp32', 'fp16', 'bf16'"),
-        ({"workspace": 1024}, "option workspace=1024 is not valid: it accepts int >= 1.04858e+06"),
+        ({"workspace": 1024}, "option workspace=1024 is not valid: it accepts int >= 1048576"),
         ({"builder_optimization_level": 7}, "builder_optimization_level=7"),
         ({"shapes": {"x": {"min": [1]}}}, "exactly the keys 'min', 'opt' and 'max'"),
         ({"outputs_on_gpu": "yes"}, "outputs_on_gpu='yes'"),
@@ -135,7 +143,7 @@ def test_engines_are_cached_and_reused(tmp_path: Path) -> None:
     (entry,) = rig.cache.entries()
     assert entry.meta["tensorrt"] == "10.9.0" and entry.meta["compute_capability"] == "9.0"
     assert entry.meta["options"]["precision"] == "fp32" and entry.meta["source"].endswith("model.mindir")
-    timing = list(rig.cache.folder.glob("timing-10.9.0-sm90.cache"))
+    timing = list(rig.cache.folder.glob("timing-10.9.0-sm90-nvidia-h200-stand-in.cache"))  # per GPU model
     assert len(timing) == 1
     again = Rig(tmp_path)  # a new process, the same cache folder
     sess = again.session(LENET)
@@ -145,6 +153,15 @@ def test_engines_are_cached_and_reused(tmp_path: Path) -> None:
     again.session(LENET, precision="fp16")
     assert len(again.trt.builds) == 1 and again.trt.builds[0]["timing"] is not None
     assert len(again.cache.entries()) == 2
+
+
+def test_a_timing_cache_from_another_device_is_not_used(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    path = rig.cache.timing_cache_path("10.9.0", (9, 0), H200.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(FOREIGN_TIMING)
+    _close(rig.session(LENET).run(inputs(LENET)), outputs(LENET))
+    assert rig.trt.builds[0]["timing"] == b""  # timed afresh, not with the other device's timings
 
 
 def test_cache_option_off_builds_every_time(rig: Rig) -> None:

@@ -154,5 +154,9 @@ def test_the_probe_runs_once_per_backend() -> None:
     assert len(calls) == 1
 
 
-def test_nvml_absent_gives_no_driver_version() -> None:
-    assert _probe.nvml_driver_version() == ""  # this machine: no libnvidia-ml
+def test_nvml_absent_gives_no_driver_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_library(name: str) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(_probe.ctypes, "CDLL", no_library)  # as on a machine without the driver
+    assert _probe.nvml_driver_version() == ""
