@@ -19,12 +19,13 @@ Rules (no silent fallback anywhere):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._plugins import PluginRegistry
-from .backend import Backend, Device, Executable
+from .backend import Backend, Device, Executable, check_executable
 from .errors import BackendUnavailableError, InvalidTargetError, MindInferError, PluginError, UnsupportedOpError
 from .ir import ForeignModel, Model
 from .targets import DeviceTarget, Target, candidates, options_for, pick_device
@@ -137,15 +138,17 @@ def _place_one(
     auto_skips: list[Attempt] = []
     refused: list[tuple[Backend, MindInferError]] = []
     for kind, backend in ordered:
-        why_not = _lacks(backend, model, everything=alt.is_auto) or (
-            "" if alt.plugin else _refuses_options(backend, ordered, options)
-        )
+        lacks = _lacks(backend, model, everything=alt.is_auto)
+        by_option = "" if lacks or alt.plugin else _refuses_options(backend, ordered, options)
+        why_not = lacks or by_option
         device = None if why_not else pick_device(backend, kind, alt)
         if isinstance(device, str):
             why_not, device = device, None
         if device is None:
             reasons.append(f"plugin {backend.name!r} ({kind}): {why_not}")
-            if alt.is_auto or refused:
+            # Recorded where it changed which plugin runs: a plugin passed over for an option is
+            # one the user would otherwise have got.
+            if alt.is_auto or refused or by_option:
                 auto_skips.append(Attempt(f"{'auto->' if alt.is_auto else ''}{kind}", backend.name, why_not))
             continue
         try:
@@ -168,6 +171,12 @@ def _place_one(
             reason = f"plugin {backend.name!r} pinned by the target"
         else:
             reason = f"highest-priority usable plugin for {kind} (priority {backend.priority})"
+            if auto_skips and not refused:
+                names = ", ".join(repr(a.plugin) for a in auto_skips)
+                reason = (
+                    f"highest-priority plugin for {kind} that accepts the options given (priority "
+                    f"{backend.priority}); passed over {names}"
+                )
             if refused:
                 names = ", ".join(repr(b.name) for b, _ in refused)
                 reason = (
@@ -190,7 +199,7 @@ def compile_on(backend: Backend, model: Model | ForeignModel, device: Device, op
     original stays attached as ``__cause__`` for the plugin's author.
     """
     try:
-        return backend.compile(model, device, dict(options))
+        exe = backend.compile(model, device, dict(options))
     except (MindInferError, KeyboardInterrupt):
         raise
     except BaseException as exc:  # only KeyboardInterrupt escapes a plugin
@@ -198,6 +207,16 @@ def compile_on(backend: Backend, model: Model | ForeignModel, device: Device, op
             f"plugin {backend.name!r} failed to compile the model for {device}: {type(exc).__name__}: {exc} "
             f"(a bug in the plugin; try another target, e.g. '{device.kind}@<other plugin>', see `mindinfer plugins`)"
         ) from exc
+    try:
+        return check_executable(exe, backend.name)
+    except PluginError:
+        # An executable that breaks the contract is a plugin bug like a crash in compile: its
+        # resources are released, and a bare kind moves on to the next plugin.
+        close = getattr(exe, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+        raise
 
 
 def _refusal(refused: list[tuple[Backend, MindInferError]]) -> MindInferError:

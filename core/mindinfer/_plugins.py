@@ -37,7 +37,7 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginRegistry", "get_registry", 
 ENTRY_POINT_GROUP = "mindinfer.backends"
 log = logging.getLogger("mindinfer.plugins")
 Status = Literal["loaded", "failed", "blocked"]
-_REQUIRED = ("name", "contract_version", "device_kinds", "priority", "capabilities", "devices", "compile")
+_REQUIRED = ("name", "contract_version", "device_kinds", "priority", "capabilities", "options", "devices", "compile")
 
 
 @dataclass

@@ -155,15 +155,11 @@ class ExternalData:
                 "refusing to read it (move the weight files next to the model)"
             )
         if target not in self._maps:
-            fd = open_regular(target, f"external weight file (of {where})", "weight file")
             try:
-                with os.fdopen(fd, "rb", closefd=False) as fh:
-                    fh.raw.name = str(target)  # type: ignore[attr-defined]  # as open(target) would name it
+                with open_file(target, f"external weight file (of {where})", "weight file") as fh:
                     self._maps[target] = self._map(fh, where)
             except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
                 raise MindIRError(f"{where}: cannot map external weight file {target}: {exc}") from None
-            finally:
-                os.close(fd)
         return self._maps[target]
 
     def _map(self, fh: Any, where: str) -> mmap.mmap | memoryview:

@@ -24,7 +24,6 @@ What a backend author writes (see ``examples/plugin_template``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -528,7 +527,7 @@ class ExecutableBase:
                     "RunOptions, or on a target that supports them (cpu, cpu@onnx)",
                 )
             )
-        with self._running():
+        with self._gate:
             if control is None:
                 return self._run(list(inputs))
             control.check(plugin_message(self._plugin, "before the run"))
@@ -540,7 +539,7 @@ class ExecutableBase:
                 plugin_message(self._plugin, "this executable offers no profile (can_profile is False)")
             )
         self._check(inputs)
-        with self._running():
+        with self._gate:
             return self._run_profiled(list(inputs))
 
     def _check(self, inputs: Sequence[np.ndarray]) -> None:
@@ -549,13 +548,6 @@ class ExecutableBase:
                 plugin_message(self._plugin, f"expected {self._n_inputs} inputs, got {len(inputs)}")
             )
 
-    @contextmanager
-    def _running(self) -> Iterator[None]:
-        self._gate.enter()  # raises once closed
-        try:
-            yield
-        finally:
-            self._gate.leave()
 
     def close(self) -> None:
         self._gate.close(self._close)

@@ -103,7 +103,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-all", action="store_true", help="print every value of every output (default: the first 6)")
     p.add_argument("--json", action="store_true", help="print JSON (values with --print-all, else the first 6)")
     p.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="stop the run after this long (error, exit status 2)"
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="stop the run after this long (error, exit status 2)",
     )
     p.set_defaults(func=_cmd_run)
 
@@ -114,6 +117,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 # -- plugins / devices -------------------------------------------------------------------------
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:  # NaN included
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     registry = get_registry()
     plugins = registry.plugins

@@ -52,7 +52,8 @@ def register_backends(register: Callable[[Backend], None]) -> None:
     Runs once, when mindinfer first needs its plugins (a Session, ``mindinfer plugins``...).
     Each backend must declare ``name``, ``contract_version`` (core supports
     :data:`mindinfer.backend.SUPPORTED_CONTRACT_VERSIONS`), ``device_kinds``, ``priority``,
-    ``capabilities``, ``devices()`` and ``compile()``; subclass :class:`mindinfer.BackendBase`.
+    ``capabilities``, ``options`` (the compile options it accepts, as :class:`mindinfer.Option` s;
+    ``()`` for none), ``devices()`` and ``compile()``; subclass :class:`mindinfer.BackendBase`.
     If the hook raises, or a backend breaks the contract, the whole plugin is left out and its
     error recorded. Results are not used (all implementations run).
     """

@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -21,7 +21,7 @@ from ._inputs import check_inputs, on_device
 from ._placement import Placement, place
 from ._plugins import PluginRegistry, get_registry
 from ._runs import RunControl, RunGate, RunOptions
-from .backend import ProfileRecord, check_executable, plugin_message
+from .backend import ProfileRecord, plugin_message
 from .errors import InvalidInputError, InvalidOptionError, MindInferError, MindIRError, PluginError
 from .ir import ForeignModel, Model, TensorSpec
 from .targets import parse_target
@@ -130,7 +130,6 @@ class Session:
         parsed = parse_target(target, extra_kinds=registry.device_kinds())
         self._model = model
         self._exe, self._placement = place(model, parsed, registry, dict(options or {}))
-        check_executable(self._exe, self._placement.plugin)
         self._lock: threading.Lock | None = None if self._exe.thread_safe else threading.Lock()
         self._gate = RunGate(_CLOSED)
 
@@ -196,7 +195,7 @@ class Session:
         picks = self._output_indices(output_names)
         arrays = self._prepare(inputs)
         control = self._control(timeout, run_options)
-        with self._running(), self._lock or nullcontext():
+        with self._gate, self._lock or nullcontext():
             if control is None:
                 outs = self._plugin_call("run", self._exe.run, arrays)
             else:
@@ -237,7 +236,7 @@ class Session:
                 plugin_message(self._placement.plugin, "offers no profile (its executable's can_profile is False)")
             )
         arrays = self._prepare(inputs)
-        with self._running(), self._lock or nullcontext():
+        with self._gate, self._lock or nullcontext():
             outs, records = self._plugin_call("run_profiled", self._exe.run_profiled, arrays)
         return self._check_outputs(outs), list(records)
 
@@ -249,13 +248,6 @@ class Session:
         """
         self._gate.close(self._exe.close)
 
-    @contextmanager
-    def _running(self) -> Iterator[None]:
-        self._gate.enter()
-        try:
-            yield
-        finally:
-            self._gate.leave()
 
     def __enter__(self) -> Session:  # noqa: PYI034 -- typing.Self needs Python 3.11
         return self

@@ -191,3 +191,13 @@ def test_demo_says_where_the_command_line_is() -> None:
     cli = Path(sys.executable).parent / "mindinfer"
     assert "command line: " in proc.stdout and "mindinfer devices" in proc.stdout
     assert cli.is_file()
+
+
+@pytest.mark.parametrize("given", ["0", "-1", "nan", "soon"])
+def test_run_timeout_must_be_positive_seconds_before_anything_loads(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(LENET), "--timeout", given])
+    assert info.value.code == 2
+    assert f"--timeout: must be a number of seconds > 0, got '{given}'" in capsys.readouterr().err

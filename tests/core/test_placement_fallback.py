@@ -8,7 +8,7 @@ tries the next plugin of the same kind after an UnsupportedOpError; a pinned plu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import mindinfer as mi
 import numpy as np
@@ -122,6 +122,9 @@ def test_bare_kind_skips_a_plugin_that_does_not_declare_the_options_given() -> N
     )
     p = Session(MODEL, target="cpu", options={"tile": 4}, plugins=reg).placement
     assert p.plugin == "native"
+    # The placement says which plugin was passed over, and why.
+    assert [(a.target, a.plugin) for a in p.fallbacks] == [("cpu", "fast")]
+    assert "does not accept option(s) tile" in p.fallbacks[0].reason and "passed over 'fast'" in p.reason
     with pytest.raises(mi.InvalidOptionError, match="unknown option"):
         Session(MODEL, target="cpu", options={"nobody": 1}, plugins=reg)
 
@@ -143,3 +146,33 @@ def test_hint_for_a_plugin_without_backends_is_a_target_the_parser_accepts() -> 
     for suggestion in ("cpu", "cpu@onnx"):
         assert f"'{suggestion}'" in text
         mi.parse_target(suggestion)
+
+
+class NoFlags(NullBackend):
+    """Compiles to an executable that lacks the contract's declared flags."""
+
+    closed: ClassVar[list[str]] = []
+
+    def _compile(self, model: Any, device: Any, options: dict[str, Any]) -> Any:
+        class Bare:
+            def run(self, inputs: Any) -> Any:
+                return []
+
+            def close(self) -> None:
+                NoFlags.closed.append("closed")
+
+        return Bare()
+
+
+def test_an_executable_breaking_the_contract_is_closed_and_the_next_plugin_runs() -> None:
+    NoFlags.closed.clear()
+    reg = null_registry(
+        NoFlags(name="fast", device_kinds=("cpu",), priority=150),
+        NullBackend(name="native", device_kinds=("cpu",), priority=100),
+    )
+    p = Session(MODEL, target="cpu", plugins=reg).placement
+    assert p.plugin == "native" and "without run_profiled" in p.fallbacks[0].reason
+    assert NoFlags.closed == ["closed"]
+    with pytest.raises(PluginError, match="plugin 'fast'.*without run_profiled"):
+        Session(MODEL, target="cpu@fast", plugins=reg)
+    assert NoFlags.closed == ["closed", "closed"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mindinfer as mi
 import numpy as np
@@ -375,3 +376,20 @@ def test_cli_with_a_plugin_raising_base_exception(install: Install, tmp_path: Pa
     )
     assert out.returncode == 0, out.stderr
     assert "plugin 'aborter' failed to load" in out.stderr
+
+
+def test_a_backend_without_options_is_refused_naming_them() -> None:
+    # Written to the Protocol by hand, without BackendBase: it must declare its options (() for none).
+    class NoOptions:
+        name, contract_version, device_kinds, priority = "nooptions", 1, ("cpu",), 1
+        capabilities = NullBackend().capabilities
+
+        def devices(self) -> list[Any]:
+            return []
+
+        def compile(self, *args: Any) -> Any:
+            raise NotImplementedError
+
+    reg = PluginRegistry(autoload=False)
+    info = reg.register(NullPlugin(NoOptions()), name="nooptions")  # type: ignore[arg-type]
+    assert info.status == "failed" and "lacks options" in str(info.error)
