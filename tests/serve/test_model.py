@@ -113,3 +113,14 @@ def test_unbatched_runs_are_held_to_the_workers(tmp_path: Path) -> None:
 
         outs = asyncio.run(main())
     assert len(outs) == 8 and most[0] == 2
+
+
+def test_padding_reads_the_options_of_the_alternative_that_compiled() -> None:
+    from mindinfer.serve.model import options_of, padding_sizes
+
+    profile = {"x": {"min": [1, 3], "opt": [4, 3], "max": [4, 3]}}
+    given = {"gpu": {"shapes": profile}, "cpu": {"threads": 2}}
+    # `--option gpu/shapes=...` for the fallback list gpu,cpu: the gpu alternative pads, cpu does not.
+    assert padding_sizes(None, options_of("gpu,cpu", given, "gpu")) == (1, 2, 3, 4)
+    assert padding_sizes(None, options_of("gpu,cpu", given, "cpu")) is None
+    assert padding_sizes(None, options_of("gpu,cpu", given)) == (1, 2, 3, 4)  # the first, before placement

@@ -210,19 +210,30 @@ def test_32_concurrent_clients_batched_and_correct(server: Server) -> None:
         except Exception as exc:  # noqa: BLE001 -- collected and reported
             failures.append(f"client {k}: {exc}")
 
+    samples_before, runs_before = _dyn_batches(server)
     threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
     assert not failures, failures[:5]
+    # Batches of more than one request ran, and every sample was counted (this test's runs only:
+    # the server is shared with the other tests).
+    samples_after, runs_after = _dyn_batches(server)
+    total, runs = samples_after - samples_before, runs_after - runs_before
+    assert total >= 128 and runs < total
+
+
+def _dyn_batches(server: Server) -> tuple[float, float]:
+    """(samples, backend runs) of model dyn so far, from /metrics' batch-size histogram."""
     with urllib.request.urlopen(f"http://{server.http}/metrics", timeout=10) as r:
         text = r.read().decode()
-    # Batches of more than one request ran, and every sample was counted.
-    sums = [line for line in text.splitlines() if line.startswith('mindinfer_batch_size_sum{model="dyn"')]
-    counts = [line for line in text.splitlines() if line.startswith('mindinfer_batch_size_count{model="dyn"')]
-    total, runs = float(sums[0].split()[-1]), float(counts[0].split()[-1])
-    assert total >= 128 and runs < total
+
+    def value(prefix: str) -> float:
+        found = [line for line in text.splitlines() if line.startswith(prefix)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    return value('mindinfer_batch_size_sum{model="dyn"'), value('mindinfer_batch_size_count{model="dyn"')
 
 
 def test_metrics_per_model(server: Server) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import MindInferError, PluginError
 
-__all__ = ["BatchRunner", "BatchStats", "DynamicBatcher", "supported_batch"]
+__all__ = ["BatchRunner", "BatchStats", "DynamicBatcher", "batch_limit", "supported_batch"]
 
 Arrays = list[np.ndarray]
 RunFn = Callable[[Arrays], Arrays]
@@ -35,6 +35,11 @@ def supported_batch(n: int, sizes: Sequence[int] | None) -> int:
         if s >= n:
             return s
     raise MindInferError(f"batch of {n} is over the largest batch size the model runs ({max(sizes)})")
+
+
+def batch_limit(max_batch_size: int, sizes: Sequence[int] | None) -> int:
+    """The most samples a batch holds: ``max_batch_size``, never past the largest size the backend runs."""
+    return min(max_batch_size, max(sizes)) if sizes else max_batch_size
 
 
 def _sample_key(arrays: Arrays) -> tuple[tuple[int, ...], ...]:
@@ -62,8 +67,7 @@ class BatchRunner:
         self._run = run
         self._on_run = on_run  # (samples, padded size) of each backend run
         self.batch_sizes = tuple(sorted(batch_sizes)) if batch_sizes else None
-        # A batch never grows past what the backend runs.
-        self.max_batch_size = min(max_batch_size, self.batch_sizes[-1]) if self.batch_sizes else max_batch_size
+        self.max_batch_size = batch_limit(max_batch_size, self.batch_sizes)
 
     def run(self, requests: Sequence[Arrays]) -> list[Arrays | BaseException]:
         results: list[Arrays | BaseException | None] = [None] * len(requests)

@@ -24,4 +24,13 @@ class ModelNotFoundError(MindInferError):
 
 
 class ModelNotReadyError(MindInferError):
-    """The model exists but did not load (its error says why), or the server is shutting down."""
+    """The model exists but did not load (its error says why), or the server is shutting down.
+
+    ``reason`` is the load error itself, for an ingress that learns it from a Ray replica."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled by Ray with its reason
+        return (type(self), (str(self), self.reason))

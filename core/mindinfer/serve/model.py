@@ -20,11 +20,19 @@ from ..errors import MindInferError
 from ..ir import TensorSpec
 from ..session import Session
 from ..targets import candidates, options_for, parse_target
-from .batching import BatchRunner, BatchStats, DynamicBatcher
+from .batching import BatchRunner, BatchStats, DynamicBatcher, batch_limit
 from .errors import ModelNotReadyError, RequestError, ServeConfigError
 from .repository import ModelVersion, open_session
 
-__all__ = ["ModelEntry", "ServeSettings", "ServedModel", "batch_dim_of", "padding_sizes", "split_threads"]
+__all__ = [
+    "ModelEntry",
+    "ServeSettings",
+    "ServedModel",
+    "batch_dim_of",
+    "options_of",
+    "padding_sizes",
+    "split_threads",
+]
 
 log = logging.getLogger("mindinfer.serve")
 
@@ -72,7 +80,9 @@ class ModelEntry:
 
     def check_ready(self) -> None:
         if self.error is not None:
-            raise ModelNotReadyError(f"model {self.name!r} version {self.version} is not ready: {self.error}")
+            raise ModelNotReadyError(
+                f"model {self.name!r} version {self.version} is not ready: {self.error}", self.error
+            )
 
     def validate(self, given: Mapping[str, Any]) -> list[np.ndarray]:
         """Arrays in input order, or :class:`InvalidInputError` naming the input, before any batching."""
@@ -94,6 +104,28 @@ class ModelEntry:
 
     async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def describe(
+        self,
+        inputs: list[TensorSpec],
+        outputs: list[TensorSpec],
+        mv: ModelVersion,
+        settings: ServeSettings,
+        options: Mapping[str, Any],
+    ) -> tuple[int, tuple[int, ...] | None]:
+        """Takes the model's tensors (named as its config.json says) and how it batches; returns
+        (most samples a batch holds, batch sizes to pad to); 0 when requests are not batched."""
+        cfg = mv.config
+        self.inputs = _renamed(inputs, cfg.inputs, "inputs", mv)
+        self.outputs = _renamed(outputs, cfg.outputs, "outputs", mv)
+        self.batch_dim = batch_dim_of(self.inputs, self.outputs)
+        self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
+        limit = cfg.max_batch_size if cfg.max_batch_size is not None else settings.max_batch_size
+        # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
+        if self.batch_dim != -1 or limit <= 1:
+            return 0, None
+        sizes = padding_sizes(cfg.batch_sizes, options)
+        return batch_limit(limit, sizes), sizes
 
 
 def _renamed(specs: list[TensorSpec], names: tuple[str, ...] | None, what: str, mv: ModelVersion) -> list[TensorSpec]:
@@ -142,6 +174,14 @@ def split_threads(target: str, options: Mapping[str, Any], workers: int, cpus: i
     return out
 
 
+def options_of(target: str, options: Mapping[str, Any], alternative: str | None = None) -> dict[str, Any]:
+    """The options the ``alternative`` of ``target`` compiles with (the first one when not given):
+    per-alternative options (``{"gpu": {"shapes": ...}}``, ``--option gpu/shapes=...``) included."""
+    parsed = parse_target(target)
+    alt = next((a for a in parsed.alternatives if str(a) == alternative), parsed.alternatives[0])
+    return options_for(options, parsed, alt)
+
+
 def padding_sizes(sizes: tuple[int, ...] | None, options: Mapping[str, Any]) -> tuple[int, ...] | None:
     """The batch sizes to pad to: config.json's ``batch_sizes``; else what the backend options say it
     runs: the ascend plugin's ATC gears (``batch_sizes``) or the range of dimension 0 that the
@@ -186,6 +226,7 @@ class ServedModel(ModelEntry):
         self._on_run = on_run
         self._session: Session | None = None
         self._batcher: DynamicBatcher | None = None
+        self.runner: BatchRunner | None = None  # when batched: what runs a batch (Ray replicas call it)
         self._running: asyncio.Semaphore | None = None  # unbatched: at most `workers` runs at once
         self.error = "loading"
 
@@ -195,23 +236,19 @@ class ServedModel(ModelEntry):
         options = split_threads(target, {**s.options, **cfg.options}, s.workers, usable_cpus())
         try:
             sess = open_session(self.mv.path, target, options, **{**s.load_args, **cfg.load_args})
-            self.inputs = _renamed(sess.inputs, cfg.inputs, "inputs", self.mv)
-            self.outputs = _renamed(sess.outputs, cfg.outputs, "outputs", self.mv)
+            placed = options_of(target, options, sess.placement.target)
+            limit, sizes = self.describe(sess.inputs, sess.outputs, self.mv, s, placed)
         except MindInferError as exc:
             self.error = str(exc)
             log.error("model %s version %s: not ready: %s", self.name, self.version, exc)
             return
         self._session = sess
         self.placement = str(sess.placement)
-        self.batch_dim = batch_dim_of(self.inputs, self.outputs)
-        self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
-        limit = cfg.max_batch_size if cfg.max_batch_size is not None else s.max_batch_size
-        # Only a dynamic dimension 0 is batched; a fixed-batch model runs each request as it comes.
-        if self.batch_dim == -1 and limit > 1:
-            runner = BatchRunner(sess.run, limit, padding_sizes(cfg.batch_sizes, options), self._ran)
-            self.max_batch_size = runner.max_batch_size
+        if limit:
+            self.runner = BatchRunner(sess.run, limit, sizes, self._ran)
+            self.max_batch_size = limit
             wait = cfg.batch_wait_ms if cfg.batch_wait_ms is not None else s.batch_wait_ms
-            self._batcher = DynamicBatcher(runner, self._executor, wait, s.workers, self._stats)
+            self._batcher = DynamicBatcher(self.runner, self._executor, wait, s.workers, self._stats)
         self.error = None
         batching = f"batching up to {self.max_batch_size}" if self._batcher else "not batched"
         if s.workers > 1:

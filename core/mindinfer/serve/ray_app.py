@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .batching import BatchRunner
-from .errors import ServeConfigError
+from ..errors import MindInferError
+from .errors import ModelNotReadyError, ServeConfigError
 from .hub import Hub
 from .metrics import Metrics
-from .model import ModelEntry, ServedModel, ServeSettings, batch_dim_of, padding_sizes
+from .model import ModelEntry, ServedModel, ServeSettings, options_of
 from .repository import ModelRepository, ModelVersion
 
 __all__ = ["ModelReplica", "RayOptions", "RemoteModel", "build_ray_app", "run_ray"]
@@ -68,12 +68,9 @@ class ModelReplica:
         self._executor = ThreadPoolExecutor(max_workers=max(1, settings.workers))
         self.model = ServedModel(mv, settings, self._executor)
         self.model.load()
-        self.runner: BatchRunner | None = None
+        self.runner = self.model.runner  # None: not batched (or not loaded)
         self._sizes: list[int] = []
-        session = getattr(self.model, "_session", None)
-        if self.model.ready and self.model.max_batch_size > 0 and session is not None:
-            sizes = padding_sizes(mv.config.batch_sizes, {**settings.options, **mv.config.options})
-            self.runner = BatchRunner(session.run, self.model.max_batch_size, sizes)
+        if self.runner is not None:
             wait = mv.config.batch_wait_ms if mv.config.batch_wait_ms is not None else settings.batch_wait_ms
             self._batched.set_max_batch_size(self.runner.max_batch_size)  # type: ignore[attr-defined]
             self._batched.set_batch_wait_timeout_s(wait / 1000.0)  # type: ignore[attr-defined]
@@ -108,34 +105,28 @@ class RemoteModel(ModelEntry):
         self.name, self.version = mv.name, mv.version
         self.platform = "mindinfer_" + mv.path.suffix.lstrip(".").lower()
         self._handle = handle
+        self.inputs, self.outputs = [], []
+        keys = {k: v for k, v in {**settings.load_args, **mv.config.load_args}.items() if k.startswith("dec_")}
         try:
-            model = open_model(mv.path)
-        except Exception as exc:  # noqa: BLE001 -- reported as not ready
-            self.error = str(exc)
-            self.inputs, self.outputs = [], []
+            model = open_model(mv.path, dec_key=keys.get("dec_key"), dec_mode=keys.get("dec_mode", "AES-GCM"))
+            options = options_of(mv.config.target or settings.target, {**settings.options, **mv.config.options})
+            limit, _ = self.describe(list(model.inputs), list(model.outputs), mv, settings, options)
+        except MindInferError as exc:
+            self.error = str(exc)  # reported as not ready
             return
-        self.inputs = _renamed(list(model.inputs), mv.config.inputs)
-        self.outputs = _renamed(list(model.outputs), mv.config.outputs)
-        self.batch_dim = batch_dim_of(self.inputs, self.outputs)
-        cfg = mv.config
-        self.with_batch_dim = cfg.with_batch_dim if cfg.with_batch_dim is not None else self.batch_dim is not None
-        limit = cfg.max_batch_size if cfg.max_batch_size is not None else settings.max_batch_size
-        if self.batch_dim == -1 and limit > 1:
-            self.max_batch_size = BatchRunner(
-                lambda a: a, limit, padding_sizes(cfg.batch_sizes, {**settings.options, **cfg.options})
-            ).max_batch_size
+        self.max_batch_size = limit
         self.error = None
 
     async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        return await self._handle.infer.remote(arrays)  # type: ignore[no-any-return]
-
-
-def _renamed(specs: list[Any], names: tuple[str, ...] | None) -> list[Any]:
-    import dataclasses
-
-    if names is None:
-        return specs
-    return [dataclasses.replace(s, name=n) for s, n in zip(specs, names)]
+        try:
+            return await self._handle.infer.remote(arrays)  # type: ignore[no-any-return]
+        except MindInferError as exc:
+            # Ray re-raises a replica's error as a subclass of its type whose text is a traceback;
+            # the protocols answer with the replica's own message.
+            cause = getattr(exc, "cause", exc)
+            if isinstance(cause, ModelNotReadyError):
+                self.error = cause.reason  # the replica could not compile it: not ready from now on
+            raise cause from None
 
 
 class Ingress:
@@ -171,7 +162,12 @@ def build_ray_app(
         replica_cls = type(
             "ModelReplica",
             (ModelReplica,),
-            {"_batched": serve.batch(max_batch_size=max(batch, 1))(ModelReplica._batched)},
+            # Up to --workers batches at once, as the built-in server runs them.
+            {
+                "_batched": serve.batch(max_batch_size=max(batch, 1), max_concurrent_batches=settings.workers)(
+                    ModelReplica._batched
+                )
+            },
         )
         dep: Any = serve.deployment(replica_cls, name=f"{mv.name}-v{mv.version}", **options.deployment_options(batch))
         handles.append(dep.bind(mv, settings))
