@@ -397,7 +397,9 @@ def register(m) -> None:
             lambda rng, fn=fn, unique=unique, pos=pos: (Fn(fn), nd_inputs(rng, unique, pos))
         )
 
-    @case("tensor_scatter_update_full_index", "ops.tensor_scatter_update with full (3,)-indices, int64, element updates")
+    @case(
+        "tensor_scatter_update_full_index", "ops.tensor_scatter_update with full (3,)-indices, int64, element updates"
+    )
     def _(rng):
         x = R(rng, 4, 5, 3)
         idx = np.array([[0, 1, 2], [3, 4, 0], [1, 1, 1]], np.int64)
@@ -493,7 +495,9 @@ def register(m) -> None:
         a[a == 0] = 3
         return a
 
-    case("mod_scalar_int", "int32 x % 3 with negatives (RemainderTensorScalar)")(lambda rng: (Fn(f_mod_scalar), [ints(rng, 3, 5)]))
+    case("mod_scalar_int", "int32 x % 3 with negatives (RemainderTensorScalar)")(
+        lambda rng: (Fn(f_mod_scalar), [ints(rng, 3, 5)])
+    )
     case("mod_scalar_float", "float32 x % 3 with negatives (RemainderTensorScalar)")(
         lambda rng: (Fn(f_mod_scalar), [R(rng, 3, 5) * 4])
     )
@@ -530,7 +534,9 @@ def register(m) -> None:
     case("divs_floor_float", "mint.div(x, 3, rounding_mode='floor') float32 (DivMods)")(
         lambda rng: (Fn(f_divs_floor), [R(rng, 3, 5) * 5])
     )
-    case("lerp_scalar_weight", "ops.lerp(x, y, 0.3) (Lerp)")(lambda rng: (Fn(f_lerp_scalar), [R(rng, 3, 5), R(rng, 3, 5)]))
+    case("lerp_scalar_weight", "ops.lerp(x, y, 0.3) (Lerp)")(
+        lambda rng: (Fn(f_lerp_scalar), [R(rng, 3, 5), R(rng, 3, 5)])
+    )
     case("lerp_tensor_weight", "ops.lerp(x, y, w) with a broadcast weight tensor (Lerp)")(
         lambda rng: (Fn(f_lerp_tensor), [R(rng, 3, 5), R(rng, 3, 5), R(rng, 5, lo=0.0, hi=1.0)])
     )
@@ -551,12 +557,18 @@ def register(m) -> None:
     )
     case("special_maximum", "Maximum with NaN, inf in either operand", expected=NAN_PROPAGATES)(
         lambda rng: (
-            Fn(f_special_maximum), [_special(rng, 3, 4), _special(rng, 3, 4)[::-1].copy()], None, Fn(ref_maximum)
+            Fn(f_special_maximum),
+            [_special(rng, 3, 4), _special(rng, 3, 4)[::-1].copy()],
+            None,
+            Fn(ref_maximum),
         )
     )
     case("special_minimum", "Minimum with NaN, inf in either operand", expected=NAN_PROPAGATES)(
         lambda rng: (
-            Fn(f_special_minimum), [_special(rng, 3, 4), _special(rng, 3, 4)[::-1].copy()], None, Fn(ref_minimum)
+            Fn(f_special_minimum),
+            [_special(rng, 3, 4), _special(rng, 3, 4)[::-1].copy()],
+            None,
+            Fn(ref_minimum),
         )
     )
     case("special_softmax", "Softmax over rows holding NaN, +inf, -inf (and finite rows)", expected=NAN_PROPAGATES)(

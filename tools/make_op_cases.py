@@ -2007,7 +2007,9 @@ def run_case(name, spec, out_root):
             "ok"
             if len(re_outs) == len(outs)
             and all(
-                a.shape == b.shape and np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=1e-5, atol=1e-6)
+                a.shape == b.shape and np.allclose(
+                    a.astype(np.float64), b.astype(np.float64), rtol=1e-5, atol=1e-6, equal_nan=True
+                )
                 for a, b in zip(re_outs, outs)
             )
             else "MISMATCH"

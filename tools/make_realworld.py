@@ -240,7 +240,11 @@ def build_yolo(name, size=64):
 
         cfg = json.loads(json.dumps(YOLO_CONFIGS[name]))
         net = create_model(model_name=cfg["model_name"], model_cfg=Config(cfg), num_classes=cfg["nc"])
-        return net, [_image(rng, np, 3, size, size)], f"mindyolo create_model('{cfg['model_name']}', configs/{name}.yaml)"
+        return (
+            net,
+            [_image(rng, np, 3, size, size)],
+            f"mindyolo create_model('{cfg['model_name']}', configs/{name}.yaml)",
+        )
 
     return build
 
@@ -267,15 +271,27 @@ def build_nlp(kind):
             from mindnlp.transformers.models.bert.configuration_bert import BertConfig
             from mindnlp.transformers.models.bert.modeling_graph_bert import MSBertModel
 
-            cfg = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                             intermediate_size=64, max_position_embeddings=32)
+            cfg = BertConfig(
+                vocab_size=100,
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=64,
+                max_position_embeddings=32,
+            )
             net = MSBertModel(cfg)
         elif kind == "roberta":
             shim_mindnlp("bert", "roberta")
             from mindnlp.transformers.models.roberta.configuration_roberta import RobertaConfig
-            
-            cfg = RobertaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=64, max_position_embeddings=40)
+
+            cfg = RobertaConfig(
+                vocab_size=100,
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=64,
+                max_position_embeddings=40,
+            )
             from mindnlp.transformers.models.bert.modeling_graph_bert import MSBertModel
             from mindnlp.transformers.models.roberta.modeling_graph_roberta import MSRobertaEmbeddings
 
@@ -309,8 +325,9 @@ def build_ecapa(np, ms, rng):
         sys.modules.setdefault(n, _Placeholder(n))
     from mindaudio.models.ecapatdnn import EcapaTDNN
 
-    net = EcapaTDNN(24, lin_neurons=16, channels=(32, 32, 32, 32, 96), attention_channels=16, res2net_scale=4,
-                    se_channels=16)
+    net = EcapaTDNN(
+        24, lin_neurons=16, channels=(32, 32, 32, 32, 96), attention_channels=16, res2net_scale=4, se_channels=16
+    )
     feats = rng.normal(0.0, 1.0, (1, 50, 24)).astype(np.float32)
     return net, [feats], "mindaudio EcapaTDNN(24 mel, channels 32x4+96, embedding 16) on 50 frames"
 
@@ -409,9 +426,7 @@ def worker(name: str) -> int:
     mindir = os.path.join(d, "model.mindir")
     inv = U.inventory(mindir)
     re = U.flatten_outputs(nn.GraphCell(ms.load(mindir))(*[ms.Tensor(x) for x in inputs]))
-    reload_ok = len(re) == len(outs) and all(
-        np.allclose(a, c, rtol=1e-4, atol=1e-4) for a, c in zip(re, outs)
-    )
+    reload_ok = len(re) == len(outs) and all(np.allclose(a, c, rtol=1e-4, atol=1e-4) for a, c in zip(re, outs))
     meta = {
         "name": f"{name}_b1",
         "network": name,
@@ -435,8 +450,11 @@ def worker(name: str) -> int:
         "mindspore": ms.__version__,
     }
     U.write_json(os.path.join(d, "case.json"), meta)
-    print(f"REALWORLD {name}: {len(inv['kernels'])} primitives, outputs {[list(o.shape) for o in outs]}, "
-          f"sensitivity {[round(s, 3) for s in sensitivity]}, reload {meta['mindspore_reload_check']}", flush=True)
+    print(
+        f"REALWORLD {name}: {len(inv['kernels'])} primitives, outputs {[list(o.shape) for o in outs]}, "
+        f"sensitivity {[round(s, 3) for s in sensitivity]}, reload {meta['mindspore_reload_check']}",
+        flush=True,
+    )
     return 0
 
 
@@ -464,12 +482,22 @@ def main() -> None:
         try:
             proc = subprocess.run(
                 [sys.executable, os.path.abspath(__file__), "--worker", name],
-                cwd=work, env=env, capture_output=True, text=True, timeout=args.timeout, check=False,
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout,
+                check=False,
             )
             lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
             done = [ln for ln in lines if ln.startswith("REALWORLD")]
-            print(done[-1] if done and proc.returncode == 0 else f"FAIL {name}: {lines[-1] if lines else proc.returncode}",
-                  f"({time.time() - t0:.0f} s)", flush=True)
+            print(
+                done[-1]
+                if done and proc.returncode == 0
+                else f"FAIL {name}: {lines[-1] if lines else proc.returncode}",
+                f"({time.time() - t0:.0f} s)",
+                flush=True,
+            )
         except subprocess.TimeoutExpired:
             print(f"FAIL {name}: timed out after {args.timeout:.0f} s", flush=True)
 

@@ -29,12 +29,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import _msutil as U  # noqa: E402
-import make_zoo  # noqa: E402
-
-import mindspore as ms  # noqa: E402
-from mindspore import nn, ops  # noqa: E402
-import mindcv  # noqa: E402
+import _msutil as U
+import make_zoo
+import mindcv
+import mindspore as ms
+from mindspore import nn, ops
 
 ms.set_context(mode=ms.GRAPH_MODE)
 ms.set_device("CPU")

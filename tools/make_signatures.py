@@ -78,7 +78,14 @@ SAMPLE_INIT = {
     "Conv2DTranspose": {"out_channel": 1, "kernel_size": 1},
     "AdaptiveAvgPool2D": {"output_size": 1},
     "L2Normalize": {},
-    "LSTM": {"input_size": 1, "hidden_size": 1, "num_layers": 1, "has_bias": True, "bidirectional": False, "dropout": 0.0},
+    "LSTM": {
+        "input_size": 1,
+        "hidden_size": 1,
+        "num_layers": 1,
+        "has_bias": True,
+        "bidirectional": False,
+        "dropout": 0.0,
+    },
     "Pad": {"paddings": ((0, 0),)},
     "MaxPool3DWithArgmax": {"ksize": 1, "strides": 1, "pads": 0},
     "AvgPool3D": {},
@@ -97,12 +104,38 @@ _Y = ("y", 1, (), ..., "")
 MANUAL: dict[str, tuple[tuple[Any, ...], ...]] = {
     **{
         n: (_X, _Y)
-        for n in (
-            "ScalarAdd ScalarSub ScalarMul ScalarDiv ScalarFloorDiv ScalarMod ScalarPow ScalarEq ScalarGe ScalarGt "
-            "ScalarLe ScalarLt ScalarMax ScalarMin bit_and bit_or"
-        ).split()
+        for n in [
+            "ScalarAdd",
+            "ScalarSub",
+            "ScalarMul",
+            "ScalarDiv",
+            "ScalarFloorDiv",
+            "ScalarMod",
+            "ScalarPow",
+            "ScalarEq",
+            "ScalarGe",
+            "ScalarGt",
+            "ScalarLe",
+            "ScalarLt",
+            "ScalarMax",
+            "ScalarMin",
+            "bit_and",
+            "bit_or",
+        ]
     },
-    **{n: (_X,) for n in "ScalarBool ScalarLog ScalarUadd ScalarUsub bool_not list_len tuple_len sequence_len".split()},
+    **{
+        n: (_X,)
+        for n in [
+            "ScalarBool",
+            "ScalarLog",
+            "ScalarUadd",
+            "ScalarUsub",
+            "bool_not",
+            "list_len",
+            "tuple_len",
+            "sequence_len",
+        ]
+    },
     "SequenceLen": (("sequence", 0, (), ..., ""),),
     "ListToTensor": (("input_list", 0, (), ..., ""), ("dtype", 1, ("dtype",), ..., "dtype")),
     "TensorToList": (("input_x", 0, (), ..., ""),),
@@ -144,7 +177,7 @@ MANUAL: dict[str, tuple[tuple[Any, ...], ...]] = {
 def _names_in(path: pathlib.Path) -> list[str]:
     if not path.exists():
         return []
-    return re.findall(r'^    "([^"]+)": \(', path.read_text(), flags=re.M)
+    return re.findall(r'^    "([^"]+)": \(', path.read_text(), flags=re.MULTILINE)
 
 
 def _call_order(cls: type) -> list[str] | None:
@@ -205,7 +238,9 @@ def _enum_args(cls: type) -> dict[str, str]:
 
 def _params(fn: Any) -> list[inspect.Parameter]:
     fn = inspect.unwrap(fn)
-    return [p for p in inspect.signature(fn).parameters.values() if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD]
+    return [
+        p for p in inspect.signature(fn).parameters.values() if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD
+    ]
 
 
 def _default(p: inspect.Parameter) -> Any:

@@ -1,5 +1,6 @@
 """Conformance cases: one folder per case, holding ``model.mindir``, ``input_N.npy``, ``output_N.npy``
-(MindSpore's own answer) and ``case.json``.
+(MindSpore's own answer; in the four ``special_*`` NaN cases a NaN-propagating answer MindSpore computes,
+see the README) and ``case.json``.
 
 Two ``case.json`` dialects are accepted. Op cases written by ``tools/make_op_cases.py`` say everything
 (name, tier, primitives, dtype, rtol, atol, ``requires``, per-output tolerances). The model corpus

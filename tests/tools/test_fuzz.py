@@ -44,8 +44,8 @@ def _crash(*_: Any) -> dict[str, Any]:
     os.abort()
 
 
-def _raw(*_: Any) -> dict[str, Any]:
-    return {"outcome": "raw", "stage": "run", "error": "ValueError: x"}
+def _raw(*_: Any, **__: Any) -> Any:
+    raise ValueError("not a MindInferError")
 
 
 def _memory(folder: Any, target: Any, options: Any, timeout: Any) -> dict[str, Any]:
@@ -58,6 +58,16 @@ def _memory(folder: Any, target: Any, options: Any, timeout: Any) -> dict[str, A
 
 @pytest.mark.parametrize(("fn", "want"), [(_hang, "hang"), (_crash, "crash"), (_raw, "raw"), (_memory, "memory")])
 def test_harness_classifies_what_goes_wrong(monkeypatch: pytest.MonkeyPatch, fn: Any, want: str) -> None:
-    monkeypatch.setattr(child, "run_case", fn)
+    if fn is _raw:
+        # The real run_case, with mindinfer.load raising an exception that is no MindInferError.
+        import mindinfer
+
+        monkeypatch.setattr(mindinfer, "load", fn)
+    else:
+        monkeypatch.setattr(child, "run_case", fn)
     report = fuzz(1, seed=0, targets=["cpu"], classes=["dims"], limits=Limits(wall_s=1.5, memory_mb=2048))
     assert [r.outcome for r in report.results] == [want]
+    if fn is _raw:
+        (r,) = report.results
+        assert r.stage == "load"
+        assert r.error.startswith("ValueError: not a MindInferError [at test_fuzz.py:"), r.error

@@ -72,22 +72,10 @@ def _has_memory_error(exc: BaseException | None) -> bool:
     return False
 
 
-#: Whether Session.run takes ``timeout`` (it does since the fuzz's first findings were fixed; the
-#: harness still runs on older trees, to reproduce them).
-_HAS_TIMEOUT = True
-
-
 def run_case(folder: Path, target: str, options: dict[str, Any], run_timeout: float) -> dict[str, Any]:
     """Load, compile and run the model in ``folder``; never raises (except KeyboardInterrupt)."""
-    import inspect
-
     import mindinfer as mi
 
-    global _HAS_TIMEOUT
-    _HAS_TIMEOUT = "timeout" in inspect.signature(mi.Session.run).parameters
-    plugin = target.split("@")[-1]
-    declared = {o.name for b in mi.get_registry().backends() if b.name == plugin for o in getattr(b, "options", ())}
-    options = {k: v for k, v in options.items() if k in declared}  # older trees lack some options
     stage = "load"
     try:
         model = mi.load(folder / "model.mindir")
@@ -95,7 +83,7 @@ def run_case(folder: Path, target: str, options: dict[str, Any], run_timeout: fl
         sess = mi.Session(model, target=target, options=options)
         stage = "run"
         ins = make_inputs(sess.inputs, folder, np.random.default_rng(0))
-        sess.run(ins, timeout=run_timeout) if _HAS_TIMEOUT else sess.run(ins)
+        sess.run(ins, timeout=run_timeout)
         stage = "close"
         sess.close()
         result: dict[str, Any] = {"outcome": "ran", "stage": "done", "error": ""}
