@@ -1,8 +1,10 @@
 """`mindinfer serve` against in-process `Session.run`: throughput and latency with and without batching.
 
     .venv/bin/python benchmarks/bench_serve.py [--model full|small|DIR] [--targets cpu@cpu cpu@onnx]
-        [--concurrency 1 8 32] [--seconds 8] [--repeat 1] [--max-batch-size 8] [--workers 1]
-        [--protocol http|grpc] [--json FILE]
+        [--concurrency 1 8 32] [--seconds 8] [--repeat 1] [--max-batch-size 8] [--workers 1 [2 ...]]
+        [--protocol http [grpc]] [--json FILE]
+
+Several --workers or --protocol values are measured in the same run, one after the other.
 
 Models (each a folder with model.mindir, input_0.npy and MindSpore's output_0.npy):
 
@@ -150,15 +152,22 @@ def drive(
 
 
 def measure(
-    server: Server, args: argparse.Namespace, target: str, model: Path, c: int, batching: bool, x: Any, y: Any
+    server: Server,
+    args: argparse.Namespace,
+    point: dict[str, Any],
+    model: Path,
+    output: str,
+    x: Any,
+    y: Any,
 ) -> dict[str, Any]:
-    output = mi.open_model(model).outputs[0].name
+    """One level (``point``: target, protocol, workers, batching, concurrency), ``--repeat`` times."""
+    target, batching, c = point["target"], point["batching"], point["concurrency"]
     runs = []
     for _ in range(args.repeat):
         one = session_rate(model, target, 1, x, args.seconds / 2)
-        many = session_rate(model, target, args.max_batch_size, x, args.seconds / 2)
-        r = drive(server, args.protocol, c, args.seconds, x, y, output)
-        ref = many if batching else one
+        # With batching the reference is Session.run at the batch size; p50 at batch 1 is the latency one.
+        ref = session_rate(model, target, args.max_batch_size, x, args.seconds / 2) if batching else one
+        r = drive(server, point["protocol"], c, args.seconds, x, y, output)
         r.update(
             ceiling=ref["rate"],
             ratio=r["throughput"] / ref["rate"],
@@ -168,7 +177,7 @@ def measure(
         )
         runs.append(r)
     # Medians over the repeats; every reply of every run was checked.
-    out: dict[str, Any] = {"target": target, "batching": batching, "concurrency": c, "repeats": len(runs)}
+    out: dict[str, Any] = {**point, "repeats": len(runs)}
     for key in runs[0]:
         if key in ("concurrency", "wrong"):
             continue
@@ -183,6 +192,17 @@ def fmt(v: float | None, spec: str = ".2f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def describe(r: dict[str, Any], batch: int) -> str:
+    return (
+        f"batching {'on ' if r['batching'] else 'off'} c={r['concurrency']:<3} {r['throughput']:8.1f} req/s  "
+        f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
+        f"{r['ratio']:.2f} x Session.run {r['ceiling']:.1f}/s at batch {batch or 1} "
+        f"(its p50 at batch 1: {r['session_p50_ms']:.2f} ms); CPU ms: server {fmt(r['server_cpu_ms'])}/req, "
+        f"clients {fmt(r['client_cpu_ms'])}/req, Session.run {fmt(r['session_cpu_ms'])}/sample"
+        + (f"  WRONG OUTPUTS: {r['wrong']}" if r["wrong"] else "")
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="full", help="full, small, or a folder (see above)")
@@ -193,8 +213,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="measure each level this many times; report medians")
     ap.add_argument("--max-batch-size", type=int, default=8)
     ap.add_argument("--batch-wait-ms", type=float, default=0.0)
-    ap.add_argument("--workers", type=int, default=1, help="the server's --workers (batches run at once)")
-    ap.add_argument("--protocol", choices=["http", "grpc"], default="http")
+    # Several values are measured in the same run, one after the other, so they compare side by side.
+    ap.add_argument("--workers", nargs="+", type=int, default=[1], help="the server's --workers (runs at once)")
+    ap.add_argument("--protocol", nargs="+", choices=["http", "grpc"], default=["http"])
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
@@ -207,53 +228,45 @@ def main() -> int:
         repo = Path(tmp) / "mobilenet_v2" / "1"
         repo.mkdir(parents=True)
         (repo / "model.mindir").write_bytes(model_file.read_bytes())
+        output = mi.open_model(model_file).outputs[0].name
         for target in args.targets:
-            print(f"\n{target}:", flush=True)
-            for batching in (False, True):
-                mbs = args.max_batch_size if batching else 0
-                flags = ["--target", target, "--max-batch-size", str(mbs), "--batch-wait-ms", str(args.batch_wait_ms)]
-                flags += ["--workers", str(args.workers)]
-                with Server(Path(tmp), *flags) as server:
-                    for c in args.concurrency:
-                        r = measure(server, args, target, model_file, c, batching, x, y)
-                        results.append(r)
-                        print(
-                            f"  batching {'on ' if batching else 'off'} c={c:<3} {r['throughput']:8.1f} req/s  "
-                            f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
-                            f"{r['ratio']:.2f} x Session.run {r['ceiling']:.1f}/s at batch {mbs or 1} "
-                            f"(its p50 at batch 1: {r['session_p50_ms']:.2f} ms); CPU ms: server "
-                            f"{fmt(r['server_cpu_ms'])}/req, clients {fmt(r['client_cpu_ms'])}/req, "
-                            f"Session.run {fmt(r['session_cpu_ms'])}/sample"
-                            + (f"  WRONG OUTPUTS: {r['wrong']}" if r["wrong"] else ""),
-                            flush=True,
-                        )
+            for protocol in args.protocol:
+                for workers in args.workers:
+                    print(f"\n{target}, {protocol}, --workers {workers}:", flush=True)
+                    for batching in (False, True):
+                        mbs = args.max_batch_size if batching else 0
+                        flags = ["--target", target, "--max-batch-size", str(mbs), "--workers", str(workers)]
+                        flags += ["--batch-wait-ms", str(args.batch_wait_ms)]
+                        with Server(Path(tmp), *flags) as server:
+                            for c in args.concurrency:
+                                point = {"target": target, "protocol": protocol, "workers": workers}
+                                point.update(batching=batching, concurrency=c)
+                                r = measure(server, args, point, model_file, output, x, y)
+                                results.append(r)
+                                print("  " + describe(r, mbs), flush=True)
     print(
-        "\n| target | batching | concurrency | req/s | p50 ms | p99 ms | Session.run/s | ratio "
+        "\n| target | protocol | workers | batching | concurrency | req/s | p50 ms | p99 ms | Session.run/s | ratio "
         "| CPU ms/req: server | clients | Session.run ms/sample |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['target']} | {'on' if r['batching'] else 'off'} | {r['concurrency']} | {r['throughput']:.1f} | "
-            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ceiling']:.1f} | {r['ratio']:.2f} | "
-            f"{fmt(r['server_cpu_ms'])} | {fmt(r['client_cpu_ms'])} | {fmt(r['session_cpu_ms'])} |"
+            f"| {r['target']} | {r['protocol']} | {r['workers']} | {'on' if r['batching'] else 'off'} | "
+            f"{r['concurrency']} | {r['throughput']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ceiling']:.1f} | "
+            f"{r['ratio']:.2f} | {fmt(r['server_cpu_ms'])} | {fmt(r['client_cpu_ms'])} | {fmt(r['session_cpu_ms'])} |"
         )
     print("\ngoals:")
-    for target in args.targets:
-        top = [
-            r for r in results if r["target"] == target and r["batching"] and r["concurrency"] == max(args.concurrency)
-        ]
-        one = [r for r in results if r["target"] == target and not r["batching"] and r["concurrency"] == 1]
-        if top:
+    for r in results:
+        where = f"{r['target']} {r['protocol']} --workers {r['workers']}"
+        if r["batching"] and r["concurrency"] == max(args.concurrency):
             print(
-                f"  {target}: concurrency {top[0]['concurrency']} with batching = {top[0]['ratio']:.2f} of Session.run "
-                f"at batch {args.max_batch_size} (goal >= 0.80: {'met' if top[0]['ratio'] >= 0.8 else 'NOT met'}; "
-                f"runs: {top[0]['ratios']})"
+                f"  {where}: concurrency {r['concurrency']} with batching = {r['ratio']:.2f} of Session.run at batch "
+                f"{args.max_batch_size} (goal >= 0.80: {'met' if r['ratio'] >= 0.8 else 'NOT met'}; runs: {r['ratios']})"
             )
-        if one:
+        if not r["batching"] and r["concurrency"] == 1:
             print(
-                f"  {target}: concurrency 1 overhead = {one[0]['overhead_ms']:.2f} ms per request on top of "
-                f"Session.run (goal <= 1 ms: {'met' if one[0]['overhead_ms'] <= 1.0 else 'NOT met'})"
+                f"  {where}: concurrency 1 overhead = {r['overhead_ms']:.2f} ms per request on top of Session.run "
+                f"(goal <= 1 ms: {'met' if r['overhead_ms'] <= 1.0 else 'NOT met'})"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -47,7 +47,7 @@ _CONTENTS = {
 
 
 def _code(exc: BaseException) -> grpc.StatusCode:
-    if isinstance(exc, (RequestError, InvalidInputError)):
+    if isinstance(exc, InvalidInputError):  # RequestError included
         return grpc.StatusCode.INVALID_ARGUMENT
     if isinstance(exc, ModelNotFoundError):
         return grpc.StatusCode.NOT_FOUND

@@ -21,10 +21,9 @@ class Hub:
     Requests already received still run while draining: the listeners are closed, not the models.
     """
 
-    def __init__(self, entries: Iterable[ModelEntry], metrics: Metrics | None = None, server_version: str = "") -> None:
+    def __init__(self, entries: Iterable[ModelEntry], metrics: Metrics | None = None) -> None:
         self.entries = list(entries)
         self.metrics = metrics
-        self.server_version = server_version
         self.draining = False
 
     @property

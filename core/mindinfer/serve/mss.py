@@ -24,6 +24,7 @@ from ..errors import MindInferError
 from .errors import ModelNotFoundError, RequestError
 from .hub import Hub
 from .model import ModelEntry
+from .v2 import array_from
 
 __all__ = ["DEFAULT_METHOD", "MS_DTYPES", "decode_json_instances", "encode_json_instances", "parse_url", "predict"]
 
@@ -182,10 +183,7 @@ def _json_value(value: Any, where: str) -> np.ndarray:
         shape = value.get("shape", [])
         if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
             raise RequestError(f"{where}: shape must be a list of integers >= 0, got {shape!r}")
-        count = int(np.prod(shape, dtype=np.int64))
-        if len(raw) != count * dtype.itemsize:
-            raise RequestError(f"{where}: shape {shape} of {kind} takes {count * dtype.itemsize} bytes, got {len(raw)}")
-        return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+        return array_from(raw, tuple(shape), dtype, where, kind)
     try:
         array = np.asarray(value)
     except ValueError as exc:
@@ -236,11 +234,8 @@ def instance_from_items(items: Mapping[str, Any], n: int) -> Instance | MindInfe
             return RequestError(
                 f"{where}: data type {int(t.dtype)} (string/bytes/unknown) is not a tensor a model takes"
             )
-        shape = tuple(int(d) for d in t.shape.dims)
-        count = int(np.prod(shape, dtype=np.int64))
-        if len(t.data) != count * dtype.itemsize:
-            return RequestError(
-                f"{where}: shape {list(shape)} of {dtype} takes {count * dtype.itemsize} bytes, got {len(t.data)}"
-            )
-        out[name] = np.frombuffer(t.data, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+        try:
+            out[name] = array_from(t.data, tuple(int(d) for d in t.shape.dims), dtype, where, str(dtype))
+        except RequestError as exc:
+            return exc
     return out

@@ -258,6 +258,3 @@ class ModelRepository:
                 f"{root}: no model to serve ({detail}); lay models out as {root}/NAME/VERSION/model.mindir"
             )
         return cls(root, found)
-
-    def names(self) -> list[str]:
-        return sorted({v.name for v in self.versions})

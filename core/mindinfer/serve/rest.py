@@ -35,7 +35,7 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status of an error, for the v2 protocol."""
     if isinstance(exc, RequestTooLargeError):
         return 413
-    if isinstance(exc, (RequestError, InvalidInputError)):
+    if isinstance(exc, InvalidInputError):  # RequestError included
         return 400
     if isinstance(exc, ModelNotFoundError):
         return 404
@@ -206,7 +206,7 @@ async def infer_v2(hub: Hub, name: str, version: str, body: bytes, header: str |
         return (*_v2_error(exc), None)
 
 
-def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 << 20, metrics: bool = True) -> Any:
+def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 << 20) -> Any:
     """The FastAPI app, behind :class:`Front`."""
     app = FastAPI(title="mindinfer serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -269,7 +269,7 @@ def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 <<
                 log.exception("internal error", exc_info=exc)
             return JSONResponse({"error_msg": str(exc) or type(exc).__name__})
 
-    if metrics and hub.metrics is not None:
+    if hub.metrics is not None:
         registry_metrics = hub.metrics
 
         @app.get("/metrics")

@@ -16,7 +16,6 @@ from typing import Any
 
 import uvicorn
 
-from .. import __version__
 from .errors import ServeConfigError
 from .grpc_server import build_grpc_server
 from .hub import Hub
@@ -98,7 +97,7 @@ def run_server(repo: ModelRepository, config: ServerConfig) -> int:
     models = load_models(repo, settings, executor, metrics)
     if not any(m.ready for m in models):
         log.error("no model is ready; serving anyway so that clients see each model's error")
-    hub = Hub(models, metrics, __version__)
+    hub = Hub(models, metrics)
     try:
         return _event_loop_runner()(_serve(hub, models, config, tls))
     finally:

@@ -89,20 +89,23 @@ def _shape(value: Any, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def array_from(data: Any, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
-    """A tensor from row-major data (bytes, or a flat or nested list) that must fill ``shape``."""
+def array_from(
+    data: Any, shape: tuple[int, ...], dtype: np.dtype, where: str, type_name: str | None = None
+) -> np.ndarray:
+    """A tensor from row-major data (little-endian bytes, or a flat or nested list) that must fill
+    ``shape``; ``type_name`` is the dtype as the request's protocol names it (default: v2's)."""
     count = int(np.prod(shape, dtype=np.int64))
+    name = type_name or _NAMES.get(dtype, str(dtype))
     if isinstance(data, (bytes, bytearray, memoryview)):
         if len(data) != count * dtype.itemsize:
             raise RequestError(
-                f"{where}: shape {list(shape)} of {_NAMES.get(dtype, dtype)} takes {count * dtype.itemsize} bytes, "
-                f"got {len(data)}"
+                f"{where}: shape {list(shape)} of {name} takes {count * dtype.itemsize} bytes, got {len(data)}"
             )
         return np.frombuffer(data, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)
     try:
         flat = np.asarray(data, dtype=dtype).reshape(-1)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise RequestError(f"{where}: data does not convert to {_NAMES.get(dtype, dtype)} ({exc})") from None
+        raise RequestError(f"{where}: data does not convert to {name} ({exc})") from None
     if flat.size != count:
         raise RequestError(f"{where}: shape {list(shape)} has {count} elements, data has {flat.size}")
     return flat.reshape(shape)
