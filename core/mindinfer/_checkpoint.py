@@ -276,20 +276,16 @@ def _array(
 
 
 # -- applying ----------------------------------------------------------------------------------------
-def apply_checkpoint(
-    model: Model,
-    path: str | os.PathLike[str],
-    strict: bool = True,
-    file_params: Mapping[str, str] | None = None,
-) -> Model:
+def apply_checkpoint(model: Model, path: str | os.PathLike[str], strict: bool = True) -> Model:
     """A copy of ``model`` whose parameters carry the checkpoint's values; ``model.checkpoint`` says what changed.
 
-    ``file_params`` maps every parameter of the MindIR file to its stored dtype name, including those the
-    loader pruned as unused (so that checkpoint entries for them are not reported as unused) and
-    bfloat16 ones the loader widened (so that a float32 checkpoint for them is a mismatch).
+    Matched against ``model.stored_params``: every parameter of the MindIR file with its stored
+    dtype, including those the loader pruned as unused (so that checkpoint entries for them are not
+    reported as unused) and bfloat16 ones the loader widened (so that a float32 checkpoint for them
+    is a mismatch). The same whether the model was loaded with the checkpoint or before it.
     """
     fmt, entries, widened = read_checkpoint(path)
-    file_params = file_params or {}
+    file_params = model.stored_params
     owners: dict[str, list[Graph]] = {}  # a name may be a parameter of several graphs: all take the value
     for g in model.graphs:
         for name in g.params:

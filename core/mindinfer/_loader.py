@@ -80,12 +80,7 @@ def load(
             "written by an unsupported exporter"
         ) from exc
     if checkpoint is not None:
-        file_params = {
-            t.name.rpartition(":")[2]: DTYPES.get(t.data_type, "?")
-            for g in (proto.graph, *proto.functions)
-            for t in g.parameter
-        }
-        model = apply_checkpoint(model, checkpoint, strict, file_params)
+        model = apply_checkpoint(model, checkpoint, strict)
     return model
 
 
@@ -199,6 +194,11 @@ class _ModelBuilder:
             producer_version=self.proto.model_version or self.proto.producer_version,
             ir_version=self.proto.ir_version,
             encrypted=self.key is not None,
+            stored_params={
+                t.name.removeprefix(g.name + ":"): DTYPES.get(t.data_type, "?")  # as _GraphBuilder.short names it
+                for g in graph_protos
+                for t in g.parameter
+            },
         )
 
     def _constant_value(self, node: Any, graph: str) -> Any:

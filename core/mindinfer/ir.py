@@ -252,6 +252,9 @@ class Model:
     checkpoint: CheckpointReport | None = None
     #: The file was encrypted: its weights must never reach the disk in plain (backends check this).
     encrypted: bool = False
+    #: Every parameter the file stores, with its stored dtype: those pruned as unused included, and
+    #: bfloat16 before it was widened. Checkpoints are matched against this.
+    stored_params: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def inputs(self) -> list[TensorSpec]:

@@ -353,3 +353,40 @@ def test_without_the_crypto_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         lambda: mi.load(DATA / "net_gcm.mindir", dec_key=(DATA / "gcm.key").read_bytes()),
         r"this model is encrypted \(AES-GCM\); decrypting it needs pip install 'mindinfer\[crypto\]'",
     )
+
+
+@pytest.mark.filterwarnings("ignore::mindinfer.CheckpointWarning")
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if "checkpoint" in c and "key" not in c))
+def test_a_checkpoint_on_a_loaded_model_is_applied_as_at_load(name: str) -> None:
+    # load(path, checkpoint=) and Session(load(path), checkpoint=) match the same stored parameters.
+    case = CASES[name]
+    path, ckpt = DATA / case["model"], DATA / case["checkpoint"]
+    at_load = mi.load(path, checkpoint=ckpt, strict=case["strict"])
+    with Session(mi.load(path), target="cpu@cpu", checkpoint=ckpt, strict=case["strict"]) as sess:
+        assert sess.model.checkpoint == at_load.checkpoint  # type: ignore[union-attr]
+        (out,) = sess.run([np.load(DATA / "input_0.npy")])
+    assert_network_close(out, np.load(DATA / f"expected_{name}.npy"))
+
+
+@pytest.mark.filterwarnings("ignore::mindinfer.CheckpointWarning")
+def test_a_checkpoint_on_a_loaded_bfloat16_model_is_matched_against_the_stored_dtype(tmp_path: Path) -> None:
+    # fc.weight stored as bfloat16 in the MindIR (the loader widens it to float32): a bfloat16
+    # checkpoint fits it, whether given to load() or to a Session over the loaded model.
+    from mindinfer._proto import checkpoint_pb2, mind_ir_pb2
+
+    model = mind_ir_pb2.ModelProto()
+    model.ParseFromString((DATA / "net.mindir").read_bytes())
+    t = next(t for t in model.graph.parameter if t.name.endswith(":fc.weight"))
+    t.data_type = mind_ir_pb2.TensorProto.BFLOAT16
+    t.raw_data = (np.frombuffer(t.raw_data, np.float32).view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    (tmp_path / "net.mindir").write_bytes(model.SerializeToString())
+    ckpt = checkpoint_pb2.Checkpoint()
+    ckpt.ParseFromString((DATA / "weights.ckpt").read_bytes())
+    entry = next(v for v in ckpt.value if v.tag == "fc.weight")
+    entry.tensor.tensor_type = "BFloat16"
+    f32 = np.frombuffer(entry.tensor.tensor_content, np.float32)
+    entry.tensor.tensor_content = (f32.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    (tmp_path / "bf16.ckpt").write_bytes(ckpt.SerializeToString())
+    at_load = mi.load(tmp_path / "net.mindir", checkpoint=tmp_path / "bf16.ckpt")
+    with Session(mi.load(tmp_path / "net.mindir"), target="cpu@cpu", checkpoint=tmp_path / "bf16.ckpt") as sess:
+        assert sess.model.checkpoint == at_load.checkpoint  # type: ignore[union-attr]
