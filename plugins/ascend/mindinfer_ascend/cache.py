@@ -28,9 +28,9 @@ def default_dir() -> Path:
     """``$MINDINFER_ASCEND_CACHE``, else ``$MINDINFER_CACHE_DIR/ascend``, else ``~/.cache/mindinfer/ascend``."""
     text = os.environ.get(CACHE_ENV)
     if text:
-        return Path(text)
+        return Path(text).expanduser()
     shared = os.environ.get(SHARED_CACHE_ENV)
-    return (Path(shared) if shared else Path.home() / ".cache" / "mindinfer") / "ascend"
+    return (Path(shared).expanduser() if shared else Path.home() / ".cache" / "mindinfer") / "ascend"
 
 
 def make_key(onnx_bytes: bytes, cann_version: str, soc: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

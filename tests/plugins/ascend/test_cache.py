@@ -119,3 +119,14 @@ def test_cache_folder_follows_the_shared_cache_variable(monkeypatch: pytest.Monk
     monkeypatch.delenv("MINDINFER_ASCEND_CACHE")
     monkeypatch.delenv("MINDINFER_CACHE_DIR")
     assert default_dir() == Path.home() / ".cache" / "mindinfer" / "ascend"
+
+
+def test_cache_folders_given_with_a_tilde_are_in_the_home_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MINDINFER_ASCEND_CACHE", raising=False)
+    monkeypatch.setenv("MINDINFER_CACHE_DIR", "~/caches")
+    assert default_dir() == tmp_path / "caches" / "ascend"
+    monkeypatch.setenv("MINDINFER_ASCEND_CACHE", "~/om")
+    assert default_dir() == tmp_path / "om"
