@@ -81,6 +81,12 @@ OPTIONS = (
     ),
 )
 _COMPILE_ONLY = ("precision", "batch_sizes", "opset", "atc_timeout")
+_DEFAULTS = {o.name: o.default for o in OPTIONS}
+
+
+def _comparable(value: Any) -> Any:
+    """A list and a tuple of the same items compare equal (batch_sizes=[1, 2, ...] is its default)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 #: Primitives the ONNX converter lowers only at opset 16 and later (ScatterND/ScatterElements reductions,
@@ -200,7 +206,7 @@ class AscendBackend(BackendBase):
                     f"plugin '{PLUGIN}': option opset applies to MindIR input, not to an ONNX file"
                 )
             return self._compile_onnx(Path(model.path), model.inputs, model.outputs, model.path, device, options)
-        given = [name for name in _COMPILE_ONLY if options[name] != next(o.default for o in OPTIONS if o.name == name)]
+        given = [name for name in _COMPILE_ONLY if _comparable(options[name]) != _comparable(_DEFAULTS[name])]
         if given:
             raise InvalidOptionError(
                 f"plugin '{PLUGIN}': option(s) {', '.join(given)} apply when compiling MindIR or ONNX; {model.path} "

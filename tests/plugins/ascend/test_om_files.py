@@ -44,6 +44,20 @@ def test_compile_options_do_not_apply_to_an_om(sim: Sim) -> None:
         mindinfer.Session(om, target="ascend", options={"precision": "force_fp16"}, plugins=sim.registry)
 
 
+def test_compile_options_given_at_their_defaults_are_accepted_for_an_om(sim: Sim) -> None:
+    # A list equal to the tuple default, the default gears spelled as ATC writes them, or any
+    # other option at its default value is not a request to recompile.
+    om = _compiled(sim, "small_cnn_dynamic_batch")
+    for options in (
+        {"batch_sizes": [1, 2, 4, 8, 16, 32]},
+        {"batch_sizes": (1, 2, 4, 8, 16, 32), "precision": "auto", "opset": 13, "atc_timeout": 1800.0},
+    ):
+        with mindinfer.Session(om, target="ascend", options=options, plugins=sim.registry) as sess:
+            assert sess.model.details["gears"] == [1, 2, 4, 8, 16, 32]  # type: ignore[union-attr]
+    with pytest.raises(InvalidOptionError, match="batch_sizes apply when compiling"):
+        mindinfer.Session(om, target="ascend", options={"batch_sizes": [1, 2]}, plugins=sim.registry)
+
+
 def test_an_om_for_another_chip_is_refused_by_acl(sim: Sim) -> None:
     sim.reset(soc="Ascend310P3")
     om = _compiled(sim, "lenet5")
