@@ -22,10 +22,10 @@ from mindinfer_onnx._onnx_pb import pb
 from mindinfer_onnx.convert import SUPPORTED, convert, save
 
 from . import precision
-from ._acl import AclError, runtime
+from ._acl import AclError
 from .atc import DEFAULT_TIMEOUT, AtcJob, atc_command, missing_atc_reason, run_atc
 from .cache import OmCache, make_key
-from .devices import cann_version, probe
+from .devices import probe
 from .model import AclModel
 
 if TYPE_CHECKING:
@@ -157,11 +157,7 @@ class AscendBackend(BackendBase):
         gears = tuple(sorted(set(_gears(options["batch_sizes"])))) if any(batched) else ()
         mode = precision.choose(options["precision"], device.chip)
         soc = str(device.details.get("soc_version") or device.chip)
-        acl = runtime().acquire()
-        try:
-            version = cann_version(acl)
-        finally:
-            runtime().release()
+        version = str(device.details.get("cann") or "unknown")  # probe() read it (pyACL's version, the toolkit)
         compile_opts = {"precision_mode": mode, "batch_sizes": gears, "opset": int(options["opset"])}
         key, parts = make_key(_onnx_files(onnx_path, where), version, soc, compile_opts)
         cache = (self._cache or OmCache()) if options["cache"] else None

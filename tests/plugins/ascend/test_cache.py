@@ -144,3 +144,12 @@ def test_the_key_covers_every_external_data_file(tmp_path: Path) -> None:
     assert parts["onnx_external_data"] == ["weights.bin"] and first != bare
     weights.write_bytes(b"w2")
     assert make_key([("m.onnx", onnx), ("weights.bin", weights)], "cann 8", "Ascend310", opts)[0] != first
+
+
+def test_the_key_holds_the_cann_version_the_probe_read(sim: Sim) -> None:
+    from mindinfer_ascend.devices import cann_version
+
+    _session(sim).close()
+    (om,) = sim.om_files()
+    cann = json.loads(om.with_suffix(".json").read_text())["cann"]
+    assert cann == sim.device().details["cann"] == cann_version(sim.acl)
