@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mindinfer.backend import BackendBase, Capabilities, Device, ExecutableBase, Option
-from mindinfer.errors import BackendUnavailableError, InvalidOptionError, UnsupportedOpError
+from mindinfer.errors import BackendUnavailableError, InvalidOptionError, MindInferError, UnsupportedOpError
 from mindinfer.ir import CONTROL_FLOW_OPS, ForeignModel, Model, TensorSpec
+from mindinfer_onnx._onnx_pb import pb
 from mindinfer_onnx.convert import SUPPORTED, convert, save
 
 from . import precision
-from ._acl import AclError, runtime
+from ._acl import AclError
 from .atc import DEFAULT_TIMEOUT, AtcJob, atc_command, missing_atc_reason, run_atc
 from .cache import OmCache, make_key
-from .devices import cann_version, probe
+from .devices import probe
 from .model import AclModel
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["DEFAULT_BATCH_SIZES", "OPTIONS", "AscendBackend", "AscendExecutable"]
 
@@ -77,6 +81,12 @@ OPTIONS = (
     ),
 )
 _COMPILE_ONLY = ("precision", "batch_sizes", "opset", "atc_timeout")
+_DEFAULTS = {o.name: o.default for o in OPTIONS}
+
+
+def _comparable(value: Any) -> Any:
+    """A list and a tuple of the same items compare equal (batch_sizes=[1, 2, ...] is its default)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 #: Primitives the ONNX converter lowers only at opset 16 and later (ScatterND/ScatterElements reductions,
@@ -147,15 +157,9 @@ class AscendBackend(BackendBase):
         gears = tuple(sorted(set(_gears(options["batch_sizes"])))) if any(batched) else ()
         mode = precision.choose(options["precision"], device.chip)
         soc = str(device.details.get("soc_version") or device.chip)
-        external = onnx_path.with_name(onnx_path.name + ".data")  # weights past 2 GB (ONNX external data)
-        onnx_bytes = onnx_path.read_bytes() + (external.read_bytes() if external.is_file() else b"")
-        acl = runtime().acquire()
-        try:
-            version = cann_version(acl)
-        finally:
-            runtime().release()
+        version = str(device.details.get("cann") or "unknown")  # probe() read it (pyACL's version, the toolkit)
         compile_opts = {"precision_mode": mode, "batch_sizes": gears, "opset": int(options["opset"])}
-        key, parts = make_key(onnx_bytes, version, soc, compile_opts)
+        key, parts = make_key(_onnx_files(onnx_path, where), version, soc, compile_opts)
         cache = (self._cache or OmCache()) if options["cache"] else None
         om = cache.get(key) if cache else None
         loaded = None
@@ -198,7 +202,7 @@ class AscendBackend(BackendBase):
                     f"plugin '{PLUGIN}': option opset applies to MindIR input, not to an ONNX file"
                 )
             return self._compile_onnx(Path(model.path), model.inputs, model.outputs, model.path, device, options)
-        given = [name for name in _COMPILE_ONLY if options[name] != next(o.default for o in OPTIONS if o.name == name)]
+        given = [name for name in _COMPILE_ONLY if _comparable(options[name]) != _comparable(_DEFAULTS[name])]
         if given:
             raise InvalidOptionError(
                 f"plugin '{PLUGIN}': option(s) {', '.join(given)} apply when compiling MindIR or ONNX; {model.path} "
@@ -207,6 +211,49 @@ class AscendBackend(BackendBase):
         loaded = AclModel(model.path, device.index)
         info = {"om": model.path, "gears": list(loaded.gears), "soc_version": device.details.get("soc_version")}
         return AscendExecutable(loaded, [s.dtype for s in model.outputs], info)
+
+
+def _onnx_files(onnx_path: Path, where: str) -> list[tuple[str, Path]]:
+    """The ``.onnx`` and every file its tensors' external data names (the ``location`` of each, read
+    next to the ``.onnx`` as ONNX does), as ``(name, path)`` pairs for the cache key."""
+    # onnx's own message classes without `import onnx` (a second of import time; see mindinfer_onnx._onnx_pb)
+    proto = pb().ModelProto.FromString(onnx_path.read_bytes())
+    locations = sorted({loc for t in _tensors(proto.graph) for loc in _external_location(t)})
+    files = [(onnx_path.name, onnx_path)]
+    for location in locations:
+        path = onnx_path.parent / location
+        if not path.is_file():
+            raise MindInferError(
+                f"plugin '{PLUGIN}': {where} keeps weights in {location}, which is not a file next to it ({path})"
+            )
+        files.append((location, path))
+    return files
+
+
+def _external_location(tensor: onnx.TensorProto) -> list[str]:
+    if tensor.data_location != pb().TensorProto.EXTERNAL:
+        return []
+    return [e.value for e in tensor.external_data if e.key == "location"]
+
+
+def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor of ``graph`` and its subgraphs: initializers (sparse ones too) and attribute values."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("sparse_tensor"):
+                yield from (attr.sparse_tensor.values, attr.sparse_tensor.indices)
+            for sparse in attr.sparse_tensors:
+                yield from (sparse.values, sparse.indices)
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
 
 
 def _batched_inputs(specs: Sequence[TensorSpec]) -> list[bool]:

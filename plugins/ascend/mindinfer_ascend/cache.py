@@ -1,4 +1,4 @@
-"""The ``.om`` cache: ATC runs once per (ONNX graph, CANN version, SoC, options).
+"""The ``.om`` cache: ATC runs once per (ONNX graph with its weight files, CANN version, SoC, options).
 
 An entry is ``<key>.om`` plus ``<key>.json`` recording the key's parts and the ``.om``'s SHA-256.
 Both are written to a temporary file in the same folder and renamed into place (atomic on POSIX), the
@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +28,50 @@ def default_dir() -> Path:
     """``$MINDINFER_ASCEND_CACHE``, else ``$MINDINFER_CACHE_DIR/ascend``, else ``~/.cache/mindinfer/ascend``."""
     text = os.environ.get(CACHE_ENV)
     if text:
-        return Path(text)
+        return Path(text).expanduser()
     shared = os.environ.get(SHARED_CACHE_ENV)
-    return (Path(shared) if shared else Path.home() / ".cache" / "mindinfer") / "ascend"
+    return (Path(shared).expanduser() if shared else Path.home() / ".cache" / "mindinfer") / "ascend"
 
 
-def make_key(onnx_bytes: bytes, cann_version: str, soc: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The cache key (a hex digest) and the parts it digests."""
+def make_key(
+    onnx: bytes | Sequence[tuple[str, Path]], cann_version: str, soc: str, options: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The cache key (a hex digest) and the parts it digests.
+
+    ``onnx`` is the graph's bytes, or its files as ``(name, path)`` pairs: the ``.onnx`` first, then
+    every external-data file its tensors name (read in blocks, each after its name and size, so
+    that changing, renaming or moving bytes between weight files changes the key).
+    """
+    if isinstance(onnx, bytes):
+        onnx_sha256 = hashlib.sha256(onnx).hexdigest()
+    else:
+        digest = hashlib.sha256()
+        for i, (name, path) in enumerate(onnx):
+            if i:  # the .onnx itself goes in bare: its own file name does not matter
+                digest.update(f"\0{name}\0{path.stat().st_size}\0".encode())
+            _update(digest, path)
+        onnx_sha256 = digest.hexdigest()
     parts = {
-        "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+        "onnx_sha256": onnx_sha256,
         "cann": cann_version,
         "soc": soc,
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(options.items())},
     }
+    if not isinstance(onnx, bytes) and len(onnx) > 1:
+        parts["onnx_external_data"] = [name for name, _ in onnx[1:]]
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
     return key, parts
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _update(digest: Any, path: Path) -> None:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    _update(digest, path)
     return digest.hexdigest()
 
 

@@ -18,7 +18,7 @@ Any other mode can be chosen with the ``precision`` option (values as ATC spells
 
 from __future__ import annotations
 
-__all__ = ["AUTO", "MODES", "choose", "explain", "lowers_precision"]
+__all__ = ["AUTO", "MODES", "choose", "explain"]
 
 AUTO = "auto"
 #: ``--precision_mode`` values documented for ATC (CANN 8.x, atlasatcparam_16_0068).
@@ -51,10 +51,5 @@ def explain(chip: str) -> str:
     return (
         f"{mode}: the Cube unit of {chip} has no fp32, so convolutions and matrix products run in fp16 "
         "while every other operator keeps fp32 (option precision='must_keep_origin_dtype' forces fp32 "
-        "through the AI CPU, slowly)"
+        "through the AI CPU)"
     )
-
-
-def lowers_precision(mode: str) -> bool:
-    """Whether ``mode`` may run fp32 operators in fp16/bf16 (``force_fp32`` still feeds the Cube fp16)."""
-    return mode != "must_keep_origin_dtype"

@@ -119,3 +119,37 @@ def test_cache_folder_follows_the_shared_cache_variable(monkeypatch: pytest.Monk
     monkeypatch.delenv("MINDINFER_ASCEND_CACHE")
     monkeypatch.delenv("MINDINFER_CACHE_DIR")
     assert default_dir() == Path.home() / ".cache" / "mindinfer" / "ascend"
+
+
+def test_cache_folders_given_with_a_tilde_are_in_the_home_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MINDINFER_ASCEND_CACHE", raising=False)
+    monkeypatch.setenv("MINDINFER_CACHE_DIR", "~/caches")
+    assert default_dir() == tmp_path / "caches" / "ascend"
+    monkeypatch.setenv("MINDINFER_ASCEND_CACHE", "~/om")
+    assert default_dir() == tmp_path / "om"
+
+
+def test_the_key_covers_every_external_data_file(tmp_path: Path) -> None:
+    onnx, weights = tmp_path / "m.onnx", tmp_path / "weights.bin"
+    onnx.write_bytes(b"graph")
+    weights.write_bytes(b"w1")
+    opts = {"precision_mode": "force_fp16"}
+    bare, parts = make_key([("m.onnx", onnx)], "cann 8", "Ascend310", opts)
+    assert bare == make_key(b"graph", "cann 8", "Ascend310", opts)[0]  # a lone .onnx: its bytes, as before
+    assert "onnx_external_data" not in parts
+    first, parts = make_key([("m.onnx", onnx), ("weights.bin", weights)], "cann 8", "Ascend310", opts)
+    assert parts["onnx_external_data"] == ["weights.bin"] and first != bare
+    weights.write_bytes(b"w2")
+    assert make_key([("m.onnx", onnx), ("weights.bin", weights)], "cann 8", "Ascend310", opts)[0] != first
+
+
+def test_the_key_holds_the_cann_version_the_probe_read(sim: Sim) -> None:
+    from mindinfer_ascend.devices import cann_version
+
+    _session(sim).close()
+    (om,) = sim.om_files()
+    cann = json.loads(om.with_suffix(".json").read_text())["cann"]
+    assert cann == sim.device().details["cann"] == cann_version(sim.acl)

@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from .._acl import SIMULATOR_ENV
 from . import simulated_om
 
-SOC_ENV = "MINDINFER_ASCEND_SIMULATOR"
 DEVICES_ENV = "MINDINFER_ASCEND_SIMULATOR_DEVICES"
 DEFAULT_SOC = "Ascend910B3"
 MEMORY_BYTES = 32 * 2**30
@@ -136,7 +136,7 @@ _S = _State()
 
 
 def _env_soc() -> str:
-    text = os.environ.get(SOC_ENV, "").strip()
+    text = os.environ.get(SIMULATOR_ENV, "").strip()
     return text if text.lower().startswith("ascend") else DEFAULT_SOC
 
 
