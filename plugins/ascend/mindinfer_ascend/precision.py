@@ -47,7 +47,11 @@ def explain(chip: str) -> str:
     """Why ``auto`` picks what it picks on ``chip`` (for ``mindinfer devices``)."""
     mode = choose(AUTO, chip)
     if mode == "must_keep_origin_dtype":
-        return f"{mode}: the Cube unit of {chip} computes fp32, so the whole model keeps fp32"
+        return (
+            f"{mode}: the Cube unit of {chip} computes fp32, so the model keeps fp32 (CANN's ATC documents "
+            "--allow_hf32 as on by default for convolutions on Atlas A2/A3: HF32, fp32's range with an 11-bit "
+            "mantissa; not checked on hardware)"
+        )
     return (
         f"{mode}: the Cube unit of {chip} has no fp32, so convolutions and matrix products run in fp16 "
         "while every other operator keeps fp32 (option precision='must_keep_origin_dtype' forces fp32 "
