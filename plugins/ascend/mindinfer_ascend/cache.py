@@ -10,27 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mindinfer.compile_cache import atomic_write, plugin_cache_dir
+
 __all__ = ["CACHE_ENV", "OmCache", "default_dir", "make_key"]
 
-#: Names this plugin's cache folder itself (before ``MINDINFER_CACHE_DIR``).
+#: Names this plugin's cache folder itself (before ``MINDINFER_CACHE_DIR``, the root of every
+#: plugin's compile cache: the tensorrt plugin's engines sit beside ours).
 CACHE_ENV = "MINDINFER_ASCEND_CACHE"
-#: The folder of every mindinfer compile cache (the tensorrt plugin's engines sit beside ours).
-SHARED_CACHE_ENV = "MINDINFER_CACHE_DIR"
 
 
 def default_dir() -> Path:
     """``$MINDINFER_ASCEND_CACHE``, else ``$MINDINFER_CACHE_DIR/ascend``, else ``~/.cache/mindinfer/ascend``."""
-    text = os.environ.get(CACHE_ENV)
-    if text:
-        return Path(text).expanduser()
-    shared = os.environ.get(SHARED_CACHE_ENV)
-    return (Path(shared).expanduser() if shared else Path.home() / ".cache" / "mindinfer") / "ascend"
+    return plugin_cache_dir("ascend", CACHE_ENV)
 
 
 def make_key(
@@ -102,9 +97,9 @@ class OmCache:
         """Copy ``built`` into the cache atomically; returns the cached path."""
         self.root.mkdir(parents=True, exist_ok=True)
         om, meta = self.paths(key)
-        _atomic_write(om, built.read_bytes())
+        atomic_write(om, built.read_bytes())
         record = {**parts, "om_sha256": _sha256(om), "om_bytes": om.stat().st_size}
-        _atomic_write(meta, json.dumps(record, indent=1, sort_keys=True).encode())
+        atomic_write(meta, json.dumps(record, indent=1, sort_keys=True).encode())
         return om
 
     def evict(self, key: str) -> None:
@@ -113,19 +108,3 @@ class OmCache:
                 path.unlink()
             except FileNotFoundError:
                 pass
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

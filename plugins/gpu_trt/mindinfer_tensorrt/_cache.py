@@ -19,25 +19,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import platform
 import re
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CacheEntry", "EngineCache", "cache_dir", "engine_key"]
+from mindinfer.compile_cache import TEMP_PREFIX, atomic_write, plugin_cache_dir
+
+__all__ = ["CacheEntry", "EngineCache", "atomic_write", "cache_dir", "engine_key"]
 
 #: Bumped when the way engines are built changes, so that old entries stop matching.
 FORMAT = 1
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("MINDINFER_CACHE_DIR") or os.path.join("~", ".cache", "mindinfer")
-    return Path(os.path.expanduser(root)) / "tensorrt"
+    return plugin_cache_dir("tensorrt")
 
 
 def engine_key(
@@ -153,7 +152,7 @@ class EngineCache:
             return 0, 0
         count = size = 0
         for path in self.folder.iterdir():
-            if path.suffix in (".engine", ".json", ".cache", ".lock") or path.name.startswith(".tmp-"):
+            if path.suffix in (".engine", ".json", ".cache", ".lock") or path.name.startswith(TEMP_PREFIX):
                 with contextlib.suppress(FileNotFoundError):
                     size += path.stat().st_size
                     path.unlink()
@@ -175,19 +174,3 @@ class EngineCache:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
