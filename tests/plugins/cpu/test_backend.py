@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from cpu_cases import CASES, assert_matches, inputs, outputs
 from mindinfer.backend import Device
-from mindinfer.errors import InvalidOptionError, MindInferError, UnsupportedOpError
+from mindinfer.errors import InvalidOptionError, MindInferError, MindIRError, PluginError, UnsupportedOpError
 from mindinfer.ir import Const, Graph, Model, Node, Ref, TensorSpec
 from mindinfer_cpu import KERNELS, CpuBackend
 
@@ -125,3 +125,23 @@ def test_round_with_decimals_is_refused_not_ignored(backend: CpuBackend, device:
     exe = backend.compile(_one_node_model("Round", extra=[Const(0)]), device, {})
     x = np.linspace(-2.5, 2.5, 32, dtype=np.float32).reshape(1, 2, 4, 4)
     np.testing.assert_array_equal(exe.run([x])[0], np.round(x))
+
+
+def test_a_bug_in_a_pass_is_the_plugins_error_not_the_files(
+    backend: CpuBackend, device: Device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no check anticipated goes up as it is; core's wrapper makes it a PluginError naming
+    the plugin, not a MindIRError blaming the model file."""
+    import mindinfer_cpu.runtime
+
+    def broken(wg: object) -> object:
+        raise ValueError("a pass tripped over itself")
+
+    monkeypatch.setattr(mindinfer_cpu.runtime, "optimize", broken)
+    model = mindinfer.load(LENET / "model.mindir")
+    with pytest.raises(ValueError, match="tripped"):
+        backend.compile(model, device, {})
+    with pytest.raises(PluginError, match=r"plugin 'cpu' failed to compile.*ValueError: a pass tripped") as err:
+        mindinfer.Session(model, target="cpu@cpu")
+    assert not isinstance(err.value, MindIRError)
+    assert isinstance(err.value.__cause__, ValueError)

@@ -20,8 +20,7 @@ from .elementwise import INPLACE_UPDATES, as_update
 def remainder(a: Any, b: Any) -> np.ndarray:
     """a - floor(a / b) * b in MindSpore's result dtype (a Python scalar never widens a tensor)."""
     dt = result_dtype(a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.mod(a, b)).astype(dt, copy=False)
+    return np.asarray(np.mod(a, b)).astype(dt, copy=False)
 
 
 simple("RemainderTensorScalar", "RemainderScalarTensor", "RemainderTensorTensor")(remainder)
@@ -45,11 +44,10 @@ def div_mod(a: Any, b: Any, mode: str | None) -> np.ndarray:
     """a / b, rounded toward zero (trunc) or down (floor), or exact (None: float result)."""
     dt = result_dtype(a, b)
     a_, b_ = as_array(a), as_array(b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if mode is None:
-            out = np.true_divide(a_, b_)
-            return out.astype(dt if dt.kind == "f" else np.float32, copy=False)
-        out = np.floor_divide(a_, b_) if mode == "floor" else _trunc_div(a_, b_)
+    if mode is None:
+        out = np.true_divide(a_, b_)
+        return out.astype(dt if dt.kind == "f" else np.float32, copy=False)
+    out = np.floor_divide(a_, b_) if mode == "floor" else _trunc_div(a_, b_)
     return np.asarray(out).astype(dt, copy=False)
 
 

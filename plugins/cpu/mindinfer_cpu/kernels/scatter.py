@@ -42,8 +42,7 @@ def _apply(out: np.ndarray, where: Any, updates: Any, reduce: Callable[..., Any]
     if reduce is None:
         out[where] = upd
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reduce(out, where, upd)
+        reduce(out, where, upd)
     return out
 
 
