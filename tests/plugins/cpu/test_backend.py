@@ -145,3 +145,22 @@ def test_a_bug_in_a_pass_is_the_plugins_error_not_the_files(
         mindinfer.Session(model, target="cpu@cpu")
     assert not isinstance(err.value, MindIRError)
     assert isinstance(err.value.__cause__, ValueError)
+
+
+def _div_mod_model(mode: object) -> Model:
+    x = TensorSpec("x", (5,), "float32")
+    y = TensorSpec("y", (5,), "float32")
+    node = Node("d", "DivMod", [Ref("x"), Const(np.float32(2.0)), Const(mode)], ["y"], out_specs=[y])
+    return Model(Graph("main", [x], [Ref("y")], [node], output_specs=[y]))
+
+
+@pytest.mark.parametrize("target", ["cpu@cpu", "cpu@onnx"])
+def test_rounding_mode_is_read_as_core_decodes_it(target: str) -> None:
+    """MindSpore's code (1 trunc, 2 floor) and a 1.x-style name read alike; a mode division does not take
+    (3, ceil, which core knows) is refused by name."""
+    x = np.array([-3.0, -1.0, 0.5, 1.0, 3.0], np.float32)
+    for mode, want in ((1, np.trunc(x / 2)), ("TRUNC", np.trunc(x / 2)), (2, np.floor(x / 2)), (None, x / 2)):
+        with mindinfer.Session(_div_mod_model(mode), target=target) as sess:
+            np.testing.assert_array_equal(sess.run([x])[0], want, err_msg=f"rounding_mode={mode!r}")
+    with pytest.raises(UnsupportedOpError, match="rounding_mode='ceil'"):
+        mindinfer.Session(_div_mod_model(3), target=target)

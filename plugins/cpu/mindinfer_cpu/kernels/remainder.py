@@ -28,8 +28,9 @@ for _name in ("InplaceRemainderTensorScalar", "InplaceRemainderTensorTensor"):
     INPLACE_UPDATES[_name] = remainder
     simple(_name)(as_update(remainder))
 
-# MindSpore's enum for rounding_mode (op_enum: TRUNC = 1, FLOOR = 2); None is true division.
-_ROUNDING = {None: None, 1: "trunc", 2: "floor", "trunc": "trunc", "floor": "floor"}
+#: rounding_mode as core decodes it (``node.arg``: MindSpore's codes become these names); None is true
+#: division. Core also knows "round" and "ceil", which division does not take.
+_ROUNDING = {None: None, "trunc": "trunc", "floor": "floor"}
 
 
 def _trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -55,10 +56,9 @@ def div_mod(a: Any, b: Any, mode: str | None) -> np.ndarray:
 def build_div_mod(node: Node, args: list[Arg]) -> Kernel:
     """Division with rounding_mode None, 'trunc' or 'floor'."""
     raw = param(node, args, "rounding_mode")
-    key = raw.lower() if isinstance(raw, str) else (None if raw is None else int(raw))
-    if key not in _ROUNDING:
+    if raw not in _ROUNDING:
         raise unsupported(node, f"rounding_mode={raw!r}")
-    mode = _ROUNDING[key]
+    mode = _ROUNDING[raw]
     return lambda a, b, *_: div_mod(a, b, mode)
 
 
