@@ -1263,6 +1263,10 @@ def f_argmin(x):
     return ops.argmin(x, 1)
 
 
+def f_mint_argmax_keep(x):
+    return mint.argmax(x, 1, keepdim=True)
+
+
 def f_max_with_idx(x):
     return ops.max(x, 1)
 
@@ -1339,6 +1343,7 @@ unary("reduce_prod", f_prod, "ops.prod axis 1")
 unary("argmax_last", f_argmax, "ops.argmax axis -1 -> int")
 unary("argmax_keepdim", f_argmax_keep, "ops.argmax axis 1 keepdim")
 unary("argmin", f_argmin, "ops.argmin axis 1")
+unary("mint_argmax_keepdim", f_mint_argmax_keep, "mint.argmax dim 1 keepdim=True (ArgMaxExt; ArgMinExt has no CPU kernel)")
 unary("max_with_indices", f_max_with_idx, "ops.max(x, 1) -> (values, indices)")
 unary("argmax_with_value", f_argmax_with_value, "ops.ArgMaxWithValue axis -1 -> (indices, values)")
 unary("topk_last", f_topk, "ops.topk k=3 last axis -> (values, indices)", shape=(2, 3, 8))
