@@ -357,13 +357,13 @@ class DenseBatchNorm(nn.Cell):
 # The cpu plugin folds these BatchNorms (and the bias) into the weights: eps far from the default
 # tells a fold that reads the wrong epsilon apart (tests/plugins/cpu/test_fusion.py runs them in 1.x form too).
 layer(
-    "conv2d_bias_batchnorm_eps05",
+    "batchnorm_after_conv_eps05",
     lambda: nn.SequentialCell([nn.Conv2d(3, 4, 3, pad_mode="same", has_bias=True), nn.BatchNorm2d(4, eps=0.5), nn.ReLU()]),
     "nn.Conv2d with bias, nn.BatchNorm2d eps=0.5, ReLU (Conv2D + BiasAdd + BatchNorm + ReLU)",
     (1, 3, 8, 8),
 )
 layer(
-    "dense_batchnorm_eps05",
+    "batchnorm_after_dense_eps05",
     lambda: DenseBatchNorm(),
     "nn.Dense then ops.BatchNorm(epsilon=0.5) on its (N, C) output (MatMul transpose_b + BiasAdd + BatchNorm)",
     (4, 8),

@@ -13,7 +13,7 @@ from mindinfer_cpu import CpuBackend
 #: MindSpore exports whose BatchNorm has epsilon 0.5 (far from the default 1e-5), after Conv2D + BiasAdd
 #: and after MatMul(transpose_b=True) + BiasAdd; and two resnet blocks (BatchNorm, ``out += identity``
 #: as InplaceAddExt(x, y, alpha=1), ReLU).
-FUSED = ("conv2d_bias_batchnorm_eps05", "dense_batchnorm_eps05", "resnet_basic_blocks")
+FUSED = ("batchnorm_after_conv_eps05", "batchnorm_after_dense_eps05", "resnet_basic_blocks")
 #: The nodes whose constant arguments move into attributes for the 1.x form.
 REWRITTEN = ("Conv2D", "MatMul", "BiasAdd", "BatchNorm", "InplaceAddExt")
 #: What fusion leaves no step of.
