@@ -5,8 +5,7 @@ the benchmark: ``bench_zoo.py --mindspore /path/to/venv`` starts this file with 
 It reads one JSON command a line on stdin and answers one JSON line on stdout:
 
 * ``{"load": FOLDER, "threads": N}`` -> ``{"ok": true}``: loads FOLDER/model.mindir, FOLDER/input_0.npy;
-* ``{"run": K}`` -> ``{"times": [seconds, ...]}``: K timed runs, each timed here (no pipe in the time);
-* ``{"output": true}`` -> ``{"path": NPY}``: MindSpore's output of the loaded model, saved for checking.
+* ``{"run": K}`` -> ``{"times": [seconds, ...]}``: K timed runs, each timed here (no pipe in the time).
 
 Errors answer ``{"error": "..."}``. This file imports nothing from mindinfer.
 """
@@ -17,7 +16,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -53,13 +51,6 @@ def main() -> int:
                     (r[0] if isinstance(r, (tuple, list)) else r).asnumpy()
                     times.append(time.perf_counter() - t0)
                 answer = {"times": times}
-            elif "output" in cmd:
-                r = state["cell"](state["x"])
-                r = r[0] if isinstance(r, (tuple, list)) else r
-                fd, path = tempfile.mkstemp(suffix=".npy")
-                os.close(fd)
-                np.save(path, r.asnumpy())
-                answer = {"path": path}
             else:
                 answer = {"error": f"unknown command {cmd!r}"}
         except Exception as exc:  # noqa: BLE001 -- reported to the benchmark, which goes on

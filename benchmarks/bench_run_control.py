@@ -1,7 +1,8 @@
 """What a time limit costs a run: ``sess.run(x, timeout=...)`` against ``sess.run(x)``, same session.
 
 With a time limit the cpu plugin checks the limit before every kernel call and loop trip; the onnx
-plugin makes an onnxruntime ``RunOptions`` per run and a timer thread that sets its ``terminate``.
+plugin makes an onnxruntime ``RunOptions`` per run, whose ``terminate`` core's one watchdog thread
+(shared by all runs) sets at the deadline.
 Calls alternate in one process (so machine noise hits both alike); the median per-pair time ratio
 is reported, never asserted.
 

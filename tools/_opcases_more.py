@@ -340,6 +340,15 @@ def _special(rng, *shape):
     return a
 
 
+def _nonfinite_grid(rng):
+    """A (1, 3, 4, 2) grid: ten points with -inf, +inf or NaN in x, y or both, two finite ones."""
+    inf, nan = np.inf, np.nan
+    special = [(-inf, 0.2), (inf, -0.3), (nan, 0.4), (0.1, -inf), (-0.6, inf), (0.5, nan),
+               (-inf, -inf), (inf, -inf), (-inf, inf), (nan, -inf)]  # fmt: skip
+    points = np.array(special + [tuple(p) for p in rng.uniform(-1.1, 1.1, size=(2, 2))], np.float32)
+    return points.reshape(1, 3, 4, 2)
+
+
 def _neg_inf_rows(rng):
     a = rng.normal(size=(3, 5)).astype(np.float32)
     a[0, 1] = a[1, 0] = a[1, 4] = -np.inf
@@ -587,6 +596,22 @@ def register(m) -> None:
         case(f"special_grid_sample_{mode}_{padding}", f"ops.grid_sample {mode}/{padding} with NaN and inf in the grid")(
             build
         )
+    # Each coordinate alone, then both, at -inf, +inf and NaN: MindSpore's clipping sends -inf to the near
+    # edge and +inf and NaN to the far one under border padding, every one to the far edge under reflection.
+    for mode, padding, align in (
+        ("bilinear", "zeros", False),
+        ("bilinear", "border", False),
+        ("bilinear", "border", True),
+        ("bilinear", "reflection", False),
+        ("nearest", "zeros", False),
+        ("nearest", "border", False),
+        ("nearest", "reflection", False),
+    ):
+        fn = globals()[f"f_gs_{mode}_{padding}_{str(align).lower()}"]
+        case(
+            f"special_grid_sample_infs_{mode}_{padding}{'_align' if align else ''}",
+            f"ops.grid_sample {mode}/{padding} align_corners={align} with -inf, +inf and NaN in either grid coordinate",
+        )(lambda rng, fn=fn: (Fn(fn), [R(rng, 1, 2, 4, 5), _nonfinite_grid(rng)]))
     case("special_softmax_neginf", "Softmax over rows holding -inf (masked attention): MindSpore's output")(
         lambda rng: (Fn(f_special_softmax), [_neg_inf_rows(rng)])
     )

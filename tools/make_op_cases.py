@@ -338,6 +338,36 @@ layer("avgpool1d", lambda: nn.AvgPool1d(3, 1), "nn.AvgPool1d kernel 3 stride 1",
 layer("batchnorm2d", lambda: nn.BatchNorm2d(8), "nn.BatchNorm2d inference with random moving stats", (2, 8, 4, 4))
 layer("batchnorm2d_eps1e3", lambda: nn.BatchNorm2d(4, eps=1e-3), "nn.BatchNorm2d eps=1e-3", (1, 4, 5, 5))
 layer("batchnorm1d", lambda: nn.BatchNorm1d(16), "nn.BatchNorm1d inference on (N,C)", (4, 16))
+class DenseBatchNorm(nn.Cell):
+    """nn.Dense, then ops.BatchNorm straight on the (N, C) result (nn.BatchNorm1d reshapes to 4-D first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(8, 6)
+        self.bn = ops.BatchNorm(is_training=False, epsilon=0.5)
+        self.gamma = Parameter(Tensor(np.ones(6, np.float32)), name="gamma")
+        self.beta = Parameter(Tensor(np.zeros(6, np.float32)), name="beta")
+        self.moving_mean = Parameter(Tensor(np.zeros(6, np.float32)), name="moving_mean")
+        self.moving_variance = Parameter(Tensor(np.ones(6, np.float32)), name="moving_variance")
+
+    def construct(self, x):
+        return self.bn(self.dense(x), self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+
+
+# The cpu plugin folds these BatchNorms (and the bias) into the weights: eps far from the default
+# tells a fold that reads the wrong epsilon apart (tests/plugins/cpu/test_fusion.py runs them in 1.x form too).
+layer(
+    "batchnorm_after_conv_eps05",
+    lambda: nn.SequentialCell([nn.Conv2d(3, 4, 3, pad_mode="same", has_bias=True), nn.BatchNorm2d(4, eps=0.5), nn.ReLU()]),
+    "nn.Conv2d with bias, nn.BatchNorm2d eps=0.5, ReLU (Conv2D + BiasAdd + BatchNorm + ReLU)",
+    (1, 3, 8, 8),
+)
+layer(
+    "batchnorm_after_dense_eps05",
+    lambda: DenseBatchNorm(),
+    "nn.Dense then ops.BatchNorm(epsilon=0.5) on its (N, C) output (MatMul transpose_b + BiasAdd + BatchNorm)",
+    (4, 8),
+)
 layer("layernorm_last", lambda: nn.LayerNorm((16,)), "nn.LayerNorm over last axis", (2, 5, 16))
 layer(
     "layernorm_begin1",
@@ -1233,6 +1263,10 @@ def f_argmin(x):
     return ops.argmin(x, 1)
 
 
+def f_mint_argmax_keep(x):
+    return mint.argmax(x, 1, keepdim=True)
+
+
 def f_max_with_idx(x):
     return ops.max(x, 1)
 
@@ -1309,6 +1343,7 @@ unary("reduce_prod", f_prod, "ops.prod axis 1")
 unary("argmax_last", f_argmax, "ops.argmax axis -1 -> int")
 unary("argmax_keepdim", f_argmax_keep, "ops.argmax axis 1 keepdim")
 unary("argmin", f_argmin, "ops.argmin axis 1")
+unary("mint_argmax_keepdim", f_mint_argmax_keep, "mint.argmax dim 1 keepdim=True (ArgMaxExt; ArgMinExt has no CPU kernel)")
 unary("max_with_indices", f_max_with_idx, "ops.max(x, 1) -> (values, indices)")
 unary("argmax_with_value", f_argmax_with_value, "ops.ArgMaxWithValue axis -1 -> (indices, values)")
 unary("topk_last", f_topk, "ops.topk k=3 last axis -> (values, indices)", shape=(2, 3, 8))

@@ -44,7 +44,7 @@ def assert_network_close(ours: np.ndarray, ref: np.ndarray) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::mindinfer.CheckpointWarning")
-@pytest.mark.parametrize("target", ["cpu", "cpu@onnx"])
+@pytest.mark.parametrize("target", ["cpu@cpu", "cpu@onnx"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_case_matches_mindspore(name: str, target: str) -> None:
     if target.endswith("@onnx") and not _onnx_installed():

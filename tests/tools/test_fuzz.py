@@ -17,7 +17,7 @@ SAMPLE = int(os.environ.get("MINDINFER_FUZZ_SAMPLE", "200"))
 
 
 def test_seeded_sample_is_all_clean_or_ran() -> None:
-    report = fuzz(SAMPLE, seed=18, targets=["cpu", "cpu@onnx"], jobs=2, limits=Limits(wall_s=60))
+    report = fuzz(SAMPLE, seed=18, targets=["cpu@cpu", "cpu@onnx"], jobs=2, limits=Limits(wall_s=60))
     assert len(report.results) == 2 * SAMPLE
     assert {r.cls for r in report.results} == set(CLASSES)
     bad = [f"#{r.index} {r.cls} {r.seed} [{r.what}] {r.target}: {r.outcome}: {r.error}" for r in report.bad()]
@@ -65,7 +65,7 @@ def test_harness_classifies_what_goes_wrong(monkeypatch: pytest.MonkeyPatch, fn:
         monkeypatch.setattr(mindinfer, "load", fn)
     else:
         monkeypatch.setattr(child, "run_case", fn)
-    report = fuzz(1, seed=0, targets=["cpu"], classes=["dims"], limits=Limits(wall_s=1.5, memory_mb=2048))
+    report = fuzz(1, seed=0, targets=["cpu@cpu"], classes=["dims"], limits=Limits(wall_s=1.5, memory_mb=2048))
     assert [r.outcome for r in report.results] == [want]
     if fn is _raw:
         (r,) = report.results

@@ -19,7 +19,7 @@ from mindinfer._proto import mind_ir_pb2 as pb
 from mindinfer_fuzz.harness import CASES
 from mindinfer_fuzz.mutate import make_external, make_recursion
 
-TARGETS = ["cpu", "cpu@onnx"]
+TARGETS = ["cpu@cpu", "cpu@onnx"]
 
 
 def _proto(case: str) -> pb.ModelProto:
@@ -62,10 +62,11 @@ def test_loop_calling_itself_directly_is_refused(tmp_path: Path, target: str) ->
         mi.Session(_write(tmp_path, m), target=target)
 
 
-def test_real_loops_and_branches_are_not_refused() -> None:
+@pytest.mark.parametrize("target", TARGETS)
+def test_real_loops_and_branches_are_not_refused(target: str) -> None:
     for case in ("cf_while_counter", "cf_while_tensor_trip", "cf_nested_if_in_while", "cf_if_elif_else"):
         folder = CASES / "op" / case
-        with mi.Session(folder / "model.mindir", target="cpu") as sess:
+        with mi.Session(folder / "model.mindir", target=target) as sess:
             want = np.load(folder / "output_0.npy")
             np.testing.assert_allclose(sess.run(_inputs(case))[0], want, rtol=1e-4, atol=1e-5)
 
@@ -73,7 +74,7 @@ def test_real_loops_and_branches_are_not_refused() -> None:
 def test_loop_that_never_exits_meets_the_iteration_limit(tmp_path: Path) -> None:
     m = _proto("cf_while_counter")
     make_recursion(m, "always_true", random.Random(0))
-    sess = mi.Session(_write(tmp_path, m), target="cpu", options={"max_loop_iterations": 500})
+    sess = mi.Session(_write(tmp_path, m), target="cpu@cpu", options={"max_loop_iterations": 500})
     with pytest.raises(mi.MindInferError, match=r"the loop through graph '.*' .*ran more than 500 iterations"):
         sess.run(_inputs("cf_while_counter"))
 
@@ -82,7 +83,7 @@ def test_loop_that_never_exits_meets_the_iteration_limit(tmp_path: Path) -> None
 def test_loop_that_never_exits_stops_at_the_time_limit(tmp_path: Path, target: str) -> None:
     m = _proto("cf_while_counter")
     make_recursion(m, "always_true", random.Random(0))
-    options = {"max_loop_iterations": 1 << 40} if target == "cpu" else {}
+    options = {"max_loop_iterations": 1 << 40} if target == "cpu@cpu" else {}
     sess = mi.Session(_write(tmp_path, m), target=target, options=options)
     with pytest.raises(mi.RunCancelledError, match="time limit of 0.3 s"):
         sess.run(_inputs("cf_while_counter"), timeout=0.3)
@@ -131,10 +132,11 @@ def test_external_data_odd_files_are_mindir_errors(tmp_path: Path, kind: str) ->
         mi.load(_write(tmp_path, m))
 
 
-def test_external_data_valid_still_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", TARGETS)
+def test_external_data_valid_still_runs(tmp_path: Path, target: str) -> None:
     m = _proto("lenet5")
     make_external(m, tmp_path, "valid", random.Random(0))
-    with mi.Session(_write(tmp_path, m), target="cpu") as sess:
+    with mi.Session(_write(tmp_path, m), target=target) as sess:
         want = np.load(CASES / "model" / "lenet5" / "output_0.npy")
         np.testing.assert_allclose(sess.run(_inputs("lenet5"))[0], want, rtol=1e-4, atol=1e-5)
 
@@ -192,7 +194,7 @@ def test_a_large_inconsistent_weight_allocates_little(tmp_path: Path) -> None:
     tracemalloc.start()
     try:
         with pytest.raises(mi.MindIRError):
-            mi.Session(path, target="cpu")
+            mi.Session(path, target="cpu@cpu")  # the native plugin's fusion pass
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

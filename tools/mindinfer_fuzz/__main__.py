@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mindinfer_fuzz", description=__doc__)
     p.add_argument("-n", type=int, default=300, help="mutants (each run on every target)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--targets", default="cpu,cpu@onnx", help="comma-separated targets")
+    p.add_argument("--targets", default="cpu@cpu,cpu@onnx", help="comma-separated targets")
     p.add_argument("--classes", default="", help=f"comma-separated subset of: {', '.join(CLASSES)}")
     p.add_argument("--jobs", type=int, default=2, help="children at a time")
     p.add_argument("--wall", type=float, default=30.0, help="seconds before a child counts as hung")

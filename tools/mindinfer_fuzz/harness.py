@@ -40,7 +40,7 @@ BAD = ("hang", "crash", "raw", "memory")
 #: Options per plugin: one thread each (children run side by side); a low loop limit on cpu so that
 #: a loop that never exits meets it within the run's time limit.
 PLUGIN_OPTIONS: dict[str, dict[str, Any]] = {
-    "cpu": {"threads": 1, "max_loop_iterations": 20_000},
+    "cpu@cpu": {"threads": 1, "max_loop_iterations": 20_000},
     "cpu@onnx": {"threads": 1},
 }
 

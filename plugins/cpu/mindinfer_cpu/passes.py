@@ -13,6 +13,7 @@ import numpy as np
 from mindinfer.backend import plugin_message
 from mindinfer.errors import MindInferError, UnsupportedOpError
 from mindinfer.ir import CONTROL_FLOW_OPS, Const, Input, Node, Ref, TupleOf
+from mindinfer.primitives import RUNTIME
 
 from .kernels._epilogue import ACT, BIAS, LAYOUT, RESIDUAL
 from .kernels.activation import INPLACE
@@ -108,6 +109,17 @@ def remove_noops(wg: WorkGraph) -> None:
     wg.nodes = kept
 
 
+def _arg(node: Node, args: list[Arg], name: str) -> Any:
+    """Argument ``name`` as the kernels read it (core's signature: input or 1.x attribute, enums decoded),
+    folded values included; :data:`RUNTIME` when only a run knows it (then the pass leaves the node alone)."""
+    return node.arg(name, [a.value if a.known else RUNTIME for a in args])
+
+
+def _off(value: Any) -> bool:
+    """A flag known at compile time to be off (a run-time flag is never assumed off)."""
+    return value is not RUNTIME and not value
+
+
 def _reads_only_first(node: Node, users: dict[str, list[Node]], outputs: set[str]) -> bool:
     return all(not users.get(o) and o not in outputs for o in node.outputs[1:])
 
@@ -125,14 +137,17 @@ def fuse_epilogues(wg: WorkGraph) -> None:
         if len(args) < 2 or not args[1].known:
             continue
         is_conv = node.op == "Conv2D"
-        if not is_conv and (node.const_input(2, False) or np.ndim(args[1].value) != 2):
+        if not is_conv and (not _off(_arg(node, args, "transpose_a")) or np.ndim(args[1].value) != 2):
             continue
         if np.asarray(args[1].value).dtype != np.float32:
             continue  # float16 weights keep their own precision path
         weight = np.asarray(args[1].value)
         if weight.ndim != (4 if is_conv else 2) or weight.size == 0:
             continue  # a malformed weight: the kernel builder refuses it with the node's name
-        trans_b = bool(node.const_input(3, False)) if not is_conv else False
+        trans_b = False if is_conv else _arg(node, args, "transpose_b")
+        if trans_b is RUNTIME:
+            continue
+        trans_b = bool(trans_b)
         n_out = weight.shape[0] if (is_conv or trans_b) else weight.shape[1]
         bias = np.zeros(n_out, np.float64)
         has_bias = False
@@ -149,18 +164,19 @@ def fuse_epilogues(wg: WorkGraph) -> None:
                 break
             if not all(np.size(a.value) == n_out for a in uargs[1:5] if a.known and isinstance(a.value, np.ndarray)):
                 break  # per-channel operands that do not match the channels: never fold those
-            if user.op == "BiasAdd" and uargs[1].known and user.const_input(2, 0) in (0, "NCHW") and act is None:
+            if user.op == "BiasAdd" and uargs[1].known and _arg(user, uargs, "data_format") == "NCHW" and act is None:
                 bias = bias + np.asarray(uargs[1].value, np.float64).reshape(-1)
                 has_bias = True
             elif (
                 user.op == "BatchNorm"
                 and act is None
                 and all(a.known for a in uargs[1:5])
-                and not user.const_input(5, False)
-                and user.const_input(8, 0) in (0, "NCHW")
+                and _off(_arg(user, uargs, "is_training"))
+                and _arg(user, uargs, "data_format") == "NCHW"
+                and _arg(user, uargs, "epsilon") is not RUNTIME
                 and _reads_only_first(user, users, outputs)
             ):
-                eps = float(user.const_input(6, 1e-5))
+                eps = float(_arg(user, uargs, "epsilon"))
                 s, t = bn_scale_shift(uargs[1].value, uargs[2].value, uargs[3].value, uargs[4].value, eps)
                 # Scale in float64 and round once, so folding adds a single rounding step.
                 shape = (-1, 1, 1, 1) if is_conv else (-1, 1) if trans_b else (1, -1)
@@ -214,7 +230,9 @@ def fuse_residuals(wg: WorkGraph) -> None:
             continue
         conv_out = node.outputs[0]
         add = only_user(wg, users, outputs, conv_out)
-        if add is None or add.op not in _ADDS or len(add.inputs) < 2 or add.const_input(2, 1) != 1:
+        if add is None or add.op not in _ADDS or len(add.inputs) < 2:
+            continue
+        if add.op != "Add" and _arg(add, wg.args(add), "alpha") != 1:  # Add has no alpha; RUNTIME is not 1
             continue
         names = [wg.resolve(i.name) if isinstance(i, Ref) else None for i in add.inputs[:2]]
         if names.count(conv_out) != 1:

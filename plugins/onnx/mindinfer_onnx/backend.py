@@ -41,9 +41,10 @@ class OnnxBackend(BackendBase):
     """MindIR -> ONNX (this plugin's converter) -> onnxruntime."""
 
     name = PLUGIN
-    # Above the native cpu plugin (100): onnxruntime runs the zoo 1.2-2.5x faster, so a bare "cpu"
-    # target tries this plugin first and moves on to the native one when the converter refuses a
-    # model (recorded in Session.placement). Without onnxruntime its device is unusable, so "cpu"
+    # Above the native cpu plugin (100): in README's quieter-machine table onnxruntime ran every zoo
+    # network faster (1.1x to 5x; but in its busy side-by-side run at 2 threads the native plugin won
+    # on resnet18 and vit_b_32), so a bare "cpu" target tries this plugin first and moves on to the native one when
+    # the converter refuses a model (recorded in Session.placement). Without onnxruntime its device is unusable, so "cpu"
     # is the native plugin. "cpu@cpu" / "cpu@onnx" pin either.
     priority = 150
     capabilities = Capabilities(

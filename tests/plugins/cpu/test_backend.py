@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from cpu_cases import CASES, assert_matches, inputs, outputs
 from mindinfer.backend import Device
-from mindinfer.errors import InvalidOptionError, MindInferError, UnsupportedOpError
+from mindinfer.errors import InvalidOptionError, MindInferError, MindIRError, PluginError, UnsupportedOpError
 from mindinfer.ir import Const, Graph, Model, Node, Ref, TensorSpec
 from mindinfer_cpu import KERNELS, CpuBackend
 
@@ -125,3 +125,42 @@ def test_round_with_decimals_is_refused_not_ignored(backend: CpuBackend, device:
     exe = backend.compile(_one_node_model("Round", extra=[Const(0)]), device, {})
     x = np.linspace(-2.5, 2.5, 32, dtype=np.float32).reshape(1, 2, 4, 4)
     np.testing.assert_array_equal(exe.run([x])[0], np.round(x))
+
+
+def test_a_bug_in_a_pass_is_the_plugins_error_not_the_files(
+    backend: CpuBackend, device: Device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no check anticipated goes up as it is; core's wrapper makes it a PluginError naming
+    the plugin, not a MindIRError blaming the model file."""
+    import mindinfer_cpu.runtime
+
+    def broken(wg: object) -> object:
+        raise ValueError("a pass tripped over itself")
+
+    monkeypatch.setattr(mindinfer_cpu.runtime, "optimize", broken)
+    model = mindinfer.load(LENET / "model.mindir")
+    with pytest.raises(ValueError, match="tripped"):
+        backend.compile(model, device, {})
+    with pytest.raises(PluginError, match=r"plugin 'cpu' failed to compile.*ValueError: a pass tripped") as err:
+        mindinfer.Session(model, target="cpu@cpu")
+    assert not isinstance(err.value, MindIRError)
+    assert isinstance(err.value.__cause__, ValueError)
+
+
+def _div_mod_model(mode: object) -> Model:
+    x = TensorSpec("x", (5,), "float32")
+    y = TensorSpec("y", (5,), "float32")
+    node = Node("d", "DivMod", [Ref("x"), Const(np.float32(2.0)), Const(mode)], ["y"], out_specs=[y])
+    return Model(Graph("main", [x], [Ref("y")], [node], output_specs=[y]))
+
+
+@pytest.mark.parametrize("target", ["cpu@cpu", "cpu@onnx"])
+def test_rounding_mode_is_read_as_core_decodes_it(target: str) -> None:
+    """MindSpore's code (1 trunc, 2 floor) and a 1.x-style name read alike; a mode division does not take
+    (3, ceil, which core knows) is refused by name."""
+    x = np.array([-3.0, -1.0, 0.5, 1.0, 3.0], np.float32)
+    for mode, want in ((1, np.trunc(x / 2)), ("TRUNC", np.trunc(x / 2)), (2, np.floor(x / 2)), (None, x / 2)):
+        with mindinfer.Session(_div_mod_model(mode), target=target) as sess:
+            np.testing.assert_array_equal(sess.run([x])[0], want, err_msg=f"rounding_mode={mode!r}")
+    with pytest.raises(UnsupportedOpError, match="rounding_mode='ceil'"):
+        mindinfer.Session(_div_mod_model(3), target=target)

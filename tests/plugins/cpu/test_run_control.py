@@ -20,18 +20,18 @@ TRIALS = int(os.environ.get("MINDINFER_CLOSE_RACE_TRIALS", "60"))
 
 
 def test_loop_limit_option_is_declared_and_checked() -> None:
-    sess = mi.Session(WHILE / "model.mindir", target="cpu", options={"max_loop_iterations": 1})
+    sess = mi.Session(WHILE / "model.mindir", target="cpu@cpu", options={"max_loop_iterations": 1})
     with pytest.raises(mi.MindInferError, match="ran more than 1 iterations; raise the cpu option max_loop_iterations"):
         sess.run(inputs(WHILE))
     with pytest.raises(mi.InvalidOptionError, match="max_loop_iterations"):
-        mi.Session(WHILE / "model.mindir", target="cpu", options={"max_loop_iterations": 0})
-    ok = mi.Session(WHILE / "model.mindir", target="cpu", options={"max_loop_iterations": 1000})
+        mi.Session(WHILE / "model.mindir", target="cpu@cpu", options={"max_loop_iterations": 0})
+    ok = mi.Session(WHILE / "model.mindir", target="cpu@cpu", options={"max_loop_iterations": 1000})
     np.testing.assert_allclose(ok.run(inputs(WHILE))[0], np.load(WHILE / "output_0.npy"), rtol=1e-4, atol=1e-5)
 
 
 def test_cancel_from_another_thread_stops_a_loop() -> None:
     """x doubles until |x|.sum() reaches a limit: from zeros it never does, until cancel()."""
-    sess = mi.Session(WHILE / "model.mindir", target="cpu", options={"max_loop_iterations": 1 << 40})
+    sess = mi.Session(WHILE / "model.mindir", target="cpu@cpu", options={"max_loop_iterations": 1 << 40})
     ins = inputs(WHILE)
     ins[0] = np.zeros_like(ins[0])
     opts = mi.RunOptions()
@@ -74,7 +74,7 @@ def _race_once(path: os.PathLike[str], ins: list[np.ndarray], threads: int, targ
     return bad
 
 
-@pytest.mark.parametrize("target", ["cpu", "cpu@onnx"])
+@pytest.mark.parametrize("target", ["cpu@cpu", "cpu@onnx"])
 def test_close_while_many_threads_run(target: str) -> None:
     case = CASES / "model" / "two_in_two_out"
     ins = inputs(case)
@@ -84,7 +84,7 @@ def test_close_while_many_threads_run(target: str) -> None:
     assert not bad, [f"{type(e).__name__}: {e}" for e in bad[:5]]
 
 
-@pytest.mark.parametrize("target", ["cpu", "cpu@onnx"])
+@pytest.mark.parametrize("target", ["cpu@cpu", "cpu@onnx"])
 def test_create_run_close_leaks_nothing(target: str) -> None:
     ins = inputs(LENET)
     model = mi.load(LENET / "model.mindir")

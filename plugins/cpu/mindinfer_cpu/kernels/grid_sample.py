@@ -36,7 +36,8 @@ def source_coords(g: np.ndarray, size: int, padding: str, align: bool) -> np.nda
     else:
         c = _reflect(c, 0, 2 * (size - 1)) if align else _reflect(c, -1, 2 * size - 1)
         c = np.clip(c, 0, size - 1)
-    # MindSpore clips with std::min(limit, std::max(c, 0)), which turns NaN into the far edge.
+    # MindSpore clips with std::min(limit, std::max(c, 0)): -inf goes to pixel 0, +inf and NaN to the far
+    # edge; reflection has already made every infinity NaN, so there all of them go to the far edge.
     return np.where(np.isnan(c), size - 1, c)
 
 

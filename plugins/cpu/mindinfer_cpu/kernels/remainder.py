@@ -20,8 +20,7 @@ from .elementwise import INPLACE_UPDATES, as_update
 def remainder(a: Any, b: Any) -> np.ndarray:
     """a - floor(a / b) * b in MindSpore's result dtype (a Python scalar never widens a tensor)."""
     dt = result_dtype(a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.mod(a, b)).astype(dt, copy=False)
+    return np.asarray(np.mod(a, b)).astype(dt, copy=False)
 
 
 simple("RemainderTensorScalar", "RemainderScalarTensor", "RemainderTensorTensor")(remainder)
@@ -29,8 +28,9 @@ for _name in ("InplaceRemainderTensorScalar", "InplaceRemainderTensorTensor"):
     INPLACE_UPDATES[_name] = remainder
     simple(_name)(as_update(remainder))
 
-# MindSpore's enum for rounding_mode (op_enum: TRUNC = 1, FLOOR = 2); None is true division.
-_ROUNDING = {None: None, 1: "trunc", 2: "floor", "trunc": "trunc", "floor": "floor"}
+#: rounding_mode as core decodes it (``node.arg``: MindSpore's codes become these names); None is true
+#: division. Core also knows "round" and "ceil", which division does not take.
+_ROUNDING = {None: None, "trunc": "trunc", "floor": "floor"}
 
 
 def _trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -45,11 +45,10 @@ def div_mod(a: Any, b: Any, mode: str | None) -> np.ndarray:
     """a / b, rounded toward zero (trunc) or down (floor), or exact (None: float result)."""
     dt = result_dtype(a, b)
     a_, b_ = as_array(a), as_array(b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if mode is None:
-            out = np.true_divide(a_, b_)
-            return out.astype(dt if dt.kind == "f" else np.float32, copy=False)
-        out = np.floor_divide(a_, b_) if mode == "floor" else _trunc_div(a_, b_)
+    if mode is None:
+        out = np.true_divide(a_, b_)
+        return out.astype(dt if dt.kind == "f" else np.float32, copy=False)
+    out = np.floor_divide(a_, b_) if mode == "floor" else _trunc_div(a_, b_)
     return np.asarray(out).astype(dt, copy=False)
 
 
@@ -57,10 +56,9 @@ def div_mod(a: Any, b: Any, mode: str | None) -> np.ndarray:
 def build_div_mod(node: Node, args: list[Arg]) -> Kernel:
     """Division with rounding_mode None, 'trunc' or 'floor'."""
     raw = param(node, args, "rounding_mode")
-    key = raw.lower() if isinstance(raw, str) else (None if raw is None else int(raw))
-    if key not in _ROUNDING:
+    if raw not in _ROUNDING:
         raise unsupported(node, f"rounding_mode={raw!r}")
-    mode = _ROUNDING[key]
+    mode = _ROUNDING[raw]
     return lambda a, b, *_: div_mod(a, b, mode)
 
 

@@ -42,8 +42,7 @@ def _apply(out: np.ndarray, where: Any, updates: Any, reduce: Callable[..., Any]
     if reduce is None:
         out[where] = upd
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reduce(out, where, upd)
+        reduce(out, where, upd)
     return out
 
 
@@ -78,23 +77,15 @@ def scatter_nd(indices: Any, updates: Any, shape: Any) -> np.ndarray:
     return _apply(out, _wrap(indices, out.shape), upd, np.add.at)
 
 
-# MindSpore's enum for the ``reduce`` argument of element scatters (op_enum: none, add, multiply).
-_ELEMENT_REDUCE: dict[Any, Callable[..., Any] | None] = {
-    0: None,
-    1: np.add.at,
-    2: np.multiply.at,
-    "none": None,
-    "add": np.add.at,
-    "multiply": np.multiply.at,
-    "mul": np.multiply.at,
-}
+#: The ``reduce`` argument of element scatters as core decodes it (``node.arg``: MindSpore's codes 0, 1, 2
+#: become these names).
+_ELEMENT_REDUCE: dict[str, Callable[..., Any] | None] = {"none": None, "add": np.add.at, "multiply": np.multiply.at}
 
 
 def _element_reduce(node: Node, value: Any) -> Callable[..., Any] | None:
-    key = value.lower() if isinstance(value, str) else int(value)
-    if key not in _ELEMENT_REDUCE:
+    if value not in _ELEMENT_REDUCE:
         raise unsupported(node, f"reduce={value!r}")
-    return _ELEMENT_REDUCE[key]
+    return _ELEMENT_REDUCE[value]
 
 
 def _scatter_elements(x: Any, dim: int, index: Any, src: Any, reduce: Callable[..., Any] | None) -> np.ndarray:

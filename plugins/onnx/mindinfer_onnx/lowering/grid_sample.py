@@ -39,9 +39,15 @@ def grid_sampler_2d(b: GraphBuilder, node: Node) -> None:
 
 
 def _finite_grid(b: GraphBuilder, grid: str, padding: str, dt: np.dtype) -> str:
-    """NaN and infinite grid values as MindSpore's kernel treats them (onnxruntime's result is undefined):
-    outside the image with zeros padding; the far edge (normalized 1) with border/reflection padding,
-    where MindSpore's std::min(limit, std::max(c, 0)) clipping turns NaN into the limit."""
+    """NaN and infinite grid values as MindSpore's kernel treats them (onnxruntime's result is undefined).
+
+    Zeros padding: outside the image. Border: MindSpore clips with ``std::min(limit, std::max(c, 0))``,
+    so -inf goes to the near edge (normalized -1) and +inf and NaN to the far one (normalized 1).
+    Reflection: reflecting an infinity gives NaN, which that clipping sends to the far edge, so every
+    one goes there. (Conformance cases ``special_grid_sample_infs_*`` hold MindSpore's outputs.)
+    """
     bad = b.op1("Or", [b.op1("IsInf", [grid]), b.op1("IsNaN", [grid])])
-    fill = b.const(-3.0 if padding == "zeros" else 1.0, dt)
-    return b.op1("Where", [bad, fill, grid])
+    if padding != "border":
+        return b.op1("Where", [bad, b.const(-3.0 if padding == "zeros" else 1.0, dt), grid])
+    far = b.op1("Where", [bad, b.const(1.0, dt), grid])
+    return b.op1("Where", [b.op1("IsInf", [grid], detect_positive=0), b.const(-1.0, dt), far])

@@ -68,7 +68,7 @@ def arg_with_value(b: GraphBuilder, node: Node) -> None:
 def argmax(b: GraphBuilder, node: Node) -> None:
     """Index of the max/min along axis (Argmax(x, axis, output_type); ArgMaxExt(x, dim, keepdim))."""
     axis = const_arg(b, node, "axis", "dim")
-    keep = bool(const_arg(b, node, "output_type", "keepdim")) if node.op.endswith("Ext") else False
+    keep = bool(const_arg(b, node, "keepdim")) if node.op.endswith("Ext") else False
     v = x(b, node, 0)
     if axis is None:
         v = b.op1("Reshape", [v, b.ints([-1])])

@@ -55,18 +55,18 @@ def _out_as(b: GraphBuilder, node: Node, name: str, dt: np.dtype | None) -> None
         b.conversion.info[name] = Value(dt, info.shape)
 
 
-# MindSpore's enum for rounding_mode (op_enum: TRUNC = 1, FLOOR = 2); None is true division.
-_ROUNDING = {None: None, 1: "trunc", 2: "floor", "trunc": "trunc", "floor": "floor"}
+#: rounding_mode as core decodes it (``node.arg``: MindSpore's codes become these names); None is true
+#: division. Core also knows "round" and "ceil", which division does not take.
+_ROUNDING = {None: None, "trunc": "trunc", "floor": "floor"}
 
 
 @lowers("DivMod", "DivMods")
 def div_mod(b: GraphBuilder, node: Node) -> None:
     """a / b, rounded toward zero (trunc) or down (floor), or exact (None)."""
     raw = const_arg(b, node, "rounding_mode")
-    key = raw.lower() if isinstance(raw, str) else (None if raw is None else int(raw))
-    if key not in _ROUNDING:
+    if raw not in _ROUNDING:
         raise b.unsupported(f"rounding_mode={raw!r}")
-    mode = _ROUNDING[key]
+    mode = _ROUNDING[raw]
     dt = _dtype(b, node)
     if mode is None and (dt is None or dt.kind != "f"):
         dt = np.dtype("float32")  # true division of integers is float32

@@ -103,15 +103,16 @@ def scatter_nd(b: GraphBuilder, node: Node) -> None:
     out(b, node, b.op1("ScatterND", [zeros, b.cast(x(b, node, 0), "int64"), x(b, node, 1, dt)], reduction="add"))
 
 
-# MindSpore's enum for element scatters' ``reduce`` (none, add, multiply) and the strings of older exports.
-_ELEMENT_REDUCE = {0: "none", 1: "add", 2: "mul", "none": "none", "add": "add", "multiply": "mul", "mul": "mul"}
+#: Element scatters' ``reduce`` as core decodes it (``node.arg``: MindSpore's codes 0, 1, 2 become these
+#: names), to ONNX ScatterElements' reduction.
+_ELEMENT_REDUCE = {"none": "none", "add": "add", "multiply": "mul"}
 
 
 def _element_reduce(b: GraphBuilder, value: object) -> str:
-    key = value.lower() if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    if key not in _ELEMENT_REDUCE:
+    reduction = _ELEMENT_REDUCE.get(value) if isinstance(value, str) else None
+    if reduction is None:
         raise b.unsupported(f"reduce={value!r}")
-    return _ELEMENT_REDUCE[key]
+    return reduction
 
 
 def _scatter_elements(b: GraphBuilder, node: Node, axis: int, src: str | None, value_index: int, reduce: str) -> None:
