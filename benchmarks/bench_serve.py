@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_serve.py [--model full|small|DIR] [--targets cpu@cpu cpu@onnx]
         [--concurrency 1 8 32] [--seconds 8] [--repeat 1] [--max-batch-size 8] [--workers 1 [2 ...]]
-        [--protocol http [grpc]] [--json FILE]
+        [--protocol http [grpc http-shm grpc-shm]] [--json FILE]
 
 Several --workers or --protocol values are measured in the same run, one after the other.
 
@@ -17,7 +17,8 @@ Models (each a folder with model.mindir, input_0.npy and MindSpore's output_0.np
 
 For each target the server runs as its own process on loopback ports, once with dynamic batching
 (--max-batch-size N) and once without (0); tritonclient threads send one sample per request (binary
-tensors) at each concurrency for a fixed time, and every reply is checked against MindSpore's output.
+tensors, or with --protocol http-shm / grpc-shm in shared memory) at each concurrency for a fixed
+time. Each client's first reply and every 8th after it are checked against MindSpore's output.
 The reference is measured in the same run, next to each level (the load of a shared machine drifts):
 `Session.run` in this process at batch 1 and at batch N. Ratios, against the issue's goals:
 
@@ -41,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -97,32 +99,74 @@ def session_rate(model: Path, target: str, batch: int, x: np.ndarray, seconds: f
     return {"rate": batch * len(times) / sum(times), "p50": statistics.median(times), "cpu": cpu / (batch * len(times))}
 
 
+CHECK_EVERY = 8  # besides each client's first reply, every 8th is checked against MindSpore's output
+
+
 def drive(
     server: Server, protocol: str, concurrency: int, seconds: float, x: np.ndarray, y: np.ndarray, output: str
 ) -> dict[str, Any]:
-    """``concurrency`` client threads, each sending one sample per request for ``seconds``."""
+    """``concurrency`` client threads, each sending one sample per request for ``seconds``.
+
+    ``protocol`` is ``http``, ``grpc``, or either with ``-shm``: then each client puts its sample in a
+    POSIX shared-memory region of its own and asks for the output in another (Triton's system
+    shared-memory extension), as a client on the same machine can.
+    """
     import tritonclient.grpc as tgrpc
     import tritonclient.http as thttp
+    import tritonclient.utils.shared_memory as tshm
 
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     wrong: list[str] = []
     start_gate = threading.Barrier(concurrency + 1)
     stop_at = [0.0]
+    transport, _, memory = protocol.partition("-")
+    tag = f"bench{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def client(k: int) -> None:
-        mod: Any = tgrpc if protocol == "grpc" else thttp
-        c = mod.InferenceServerClient(server.grpc if protocol == "grpc" else server.http)
+        mod: Any = tgrpc if transport == "grpc" else thttp
+        c = mod.InferenceServerClient(server.grpc if transport == "grpc" else server.http)
         s = k % len(x)
-        inp = mod.InferInput("x", [1, *x.shape[1:]], "FP32")
-        inp.set_data_from_numpy(x[s : s + 1])
-        out = c.infer("mobilenet_v2", [inp]).as_numpy(output)  # warm-up, checked
-        if not close_to_mindspore(out, y[s : s + 1]):
-            wrong.append(f"client {k}")
-        start_gate.wait()
-        while time.perf_counter() < stop_at[0]:
-            t = time.perf_counter()
-            c.infer("mobilenet_v2", [inp])
-            latencies[k].append(time.perf_counter() - t)
+        sample, expected = x[s : s + 1], y[s : s + 1]
+        inp = mod.InferInput("x", list(sample.shape), "FP32")
+        outs = None
+        handles = []
+        if memory == "shm":
+            for kind, nbytes in (("in", sample.nbytes), ("out", expected.nbytes)):
+                name = f"{tag}-{k}-{kind}"
+                handles.append(tshm.create_shared_memory_region(name, "/" + name, nbytes))
+                c.register_system_shared_memory(name, "/" + name, nbytes)
+            tshm.set_shared_memory_region(handles[0], [np.ascontiguousarray(sample)])
+            inp.set_shared_memory(f"{tag}-{k}-in", sample.nbytes)
+            req = mod.InferRequestedOutput(output)
+            req.set_shared_memory(f"{tag}-{k}-out", expected.nbytes)
+            outs = [req]
+        else:
+            inp.set_data_from_numpy(sample)
+
+        def infer_checked(check: bool) -> None:
+            result = c.infer("mobilenet_v2", [inp], outputs=outs)
+            if not check:
+                return
+            if handles:
+                got = tshm.get_contents_as_numpy(handles[1], np.float32, list(expected.shape))
+            else:
+                got = result.as_numpy(output)
+            if not close_to_mindspore(got, expected):
+                wrong.append(f"client {k}")
+
+        try:
+            infer_checked(True)  # warm-up
+            start_gate.wait()
+            n = 0
+            while time.perf_counter() < stop_at[0]:
+                t = time.perf_counter()
+                infer_checked(n % CHECK_EVERY == 0)
+                latencies[k].append(time.perf_counter() - t)
+                n += 1
+        finally:
+            for kind, h in zip(("in", "out"), handles):
+                c.unregister_system_shared_memory(f"{tag}-{k}-{kind}")
+                tshm.destroy_shared_memory_region(h)
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(concurrency)]
     for t in threads:
@@ -176,7 +220,7 @@ def measure(
             session_cpu_ms=1e3 * ref["cpu"],
         )
         runs.append(r)
-    # Medians over the repeats; every reply of every run was checked.
+    # Medians over the repeats; wrong replies of any run are listed.
     out: dict[str, Any] = {**point, "repeats": len(runs)}
     for key in runs[0]:
         if key in ("concurrency", "wrong"):
@@ -215,7 +259,13 @@ def main() -> int:
     ap.add_argument("--batch-wait-ms", type=float, default=0.0)
     # Several values are measured in the same run, one after the other, so they compare side by side.
     ap.add_argument("--workers", nargs="+", type=int, default=[1], help="the server's --workers (runs at once)")
-    ap.add_argument("--protocol", nargs="+", choices=["http", "grpc"], default=["http"])
+    ap.add_argument(
+        "--protocol",
+        nargs="+",
+        choices=["http", "grpc", "http-shm", "grpc-shm"],
+        default=["http"],
+        help="-shm: tensors in shared memory (Triton's system shared-memory extension)",
+    )
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 import numpy as np
@@ -23,8 +24,17 @@ from ._proto import ms_service_pb2 as ms_pb
 from .errors import ModelNotFoundError, ModelNotReadyError, RequestError
 from .hub import Hub
 from .model import ModelEntry
-from .rest import EXTENSIONS
-from .v2 import array_from, datatype_of, numpy_of, select_outputs
+from .shm import NO_SHM, SharedMemoryRegions, ShmRef, is_loopback, shm_ref
+from .v2 import (
+    array_from,
+    check_shm_output,
+    datatype_of,
+    numpy_of,
+    select_outputs,
+    shm_input,
+    shm_parameters,
+    write_shm_outputs,
+)
 
 __all__ = ["build_grpc_server"]
 
@@ -72,19 +82,30 @@ class _Auth:
             )
 
 
-def _decode_inputs(request: Any) -> dict[str, np.ndarray]:
+def _params(parameters: Any) -> dict[str, Any]:
+    """A protobuf ``map<string, InferParameter>`` as plain values."""
+    return {k: getattr(p, p.WhichOneof("parameter_choice") or "string_param") for k, p in parameters.items()}
+
+
+def _decode_inputs(request: Any, regions: SharedMemoryRegions | None) -> dict[str, np.ndarray]:
+    refs = [shm_ref(_params(t.parameters), f"input {t.name!r}") for t in request.inputs]
     raw = list(request.raw_input_contents)
-    if raw and len(raw) != len(request.inputs):
-        raise RequestError(f"{len(request.inputs)} inputs but {len(raw)} raw_input_contents")
+    # raw_input_contents has one entry per input that is not in shared memory (tritonclient's order).
+    sent = sum(ref is None for ref in refs)
+    if raw and len(raw) != sent:
+        raise RequestError(f"{sent} inputs sent in the request but {len(raw)} raw_input_contents")
+    contents = iter(raw)
     arrays: dict[str, np.ndarray] = {}
-    for i, t in enumerate(request.inputs):
+    for t, ref in zip(request.inputs, refs):
         where = f"input {t.name!r}"
         dtype = numpy_of(t.datatype, where)
         shape = tuple(int(d) for d in t.shape)
         if any(d < 0 for d in shape):
             raise RequestError(f"{where}: shape {list(shape)} has a negative dimension")
-        if raw:
-            data: Any = raw[i]
+        if ref is not None:
+            data: Any = shm_input(regions, ref, where)
+        elif raw:
+            data = next(contents)
         else:
             field = _CONTENTS.get(t.datatype)
             if field is None:
@@ -94,6 +115,16 @@ def _decode_inputs(request: Any) -> dict[str, np.ndarray]:
             raise RequestError(f"{where}: given twice")
         arrays[t.name] = array_from(data, shape, dtype, where)
     return arrays
+
+
+def _peer_host(peer: str) -> str:
+    """The host of a gRPC peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``)."""
+    kind, _, rest = unquote(peer).partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")
+    return ""
 
 
 class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
@@ -117,7 +148,44 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     async def ServerMetadata(self, request: Any, context: Any) -> Any:
         await self.auth.check(context)
-        return service_pb2.ServerMetadataResponse(name="mindinfer", version=__version__, extensions=EXTENSIONS)
+        return service_pb2.ServerMetadataResponse(name="mindinfer", version=__version__, extensions=self.hub.extensions)
+
+    # Triton's system shared-memory extension (see .shm); registration only from this machine.
+    async def _regions(self, context: Any) -> SharedMemoryRegions:
+        await self.auth.check(context)
+        if self.hub.shm is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, NO_SHM)
+        peer = _peer_host(context.peer() or "")
+        if not is_loopback(peer):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"shared memory is for clients on the server's machine; this request came from {peer or 'unknown'}",
+            )
+        assert self.hub.shm is not None
+        return self.hub.shm
+
+    async def SystemSharedMemoryStatus(self, request: Any, context: Any) -> Any:
+        shm = await self._regions(context)
+        try:
+            found = shm.status(request.name)
+        except MindInferError as exc:
+            await context.abort(_code(exc), str(exc))
+        reply = service_pb2.SystemSharedMemoryStatusResponse()
+        for r in found:
+            reply.regions[r["name"]].CopyFrom(service_pb2.SystemSharedMemoryStatusResponse.RegionStatus(**r))
+        return reply
+
+    async def SystemSharedMemoryRegister(self, request: Any, context: Any) -> Any:
+        shm = await self._regions(context)
+        try:
+            shm.register(request.name, request.key, int(request.offset), int(request.byte_size))
+        except MindInferError as exc:
+            await context.abort(_code(exc), str(exc))
+        return service_pb2.SystemSharedMemoryRegisterResponse()
+
+    async def SystemSharedMemoryUnregister(self, request: Any, context: Any) -> Any:
+        (await self._regions(context)).unregister(request.name)
+        return service_pb2.SystemSharedMemoryUnregisterResponse()
 
     async def _entry(self, name: str, version: str, context: Any) -> ModelEntry:
         """The ready model, after the token check; otherwise the call ends with the error's status."""
@@ -144,15 +212,32 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         entry = await self._entry(request.model_name, request.model_version, context)
 
         async def call() -> Any:
-            arrays = entry.validate(_decode_inputs(request))
+            shm_outputs: dict[str, ShmRef] = {}
+            for o in request.outputs:
+                ref = shm_ref(_params(o.parameters), f"output {o.name!r}")
+                if ref is not None:
+                    check_shm_output(self.hub.shm, ref, f"output {o.name!r}")
+                    shm_outputs[o.name] = ref
+            arrays = entry.validate(_decode_inputs(request, self.hub.shm))
             outs = await entry.infer(arrays)
             wanted = [o.name for o in request.outputs] or None
             reply = service_pb2.ModelInferResponse(
                 model_name=entry.name, model_version=str(entry.version), id=request.id
             )
-            for name, arr in select_outputs(entry, wanted, outs):
-                reply.outputs.add(name=name, datatype=datatype_of(arr.dtype), shape=list(arr.shape))
-                reply.raw_output_contents.append(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
+            selected = select_outputs(entry, wanted, outs)
+            write_shm_outputs(self.hub.shm, shm_outputs, selected)
+            for name, arr in selected:
+                t = reply.outputs.add(name=name, datatype=datatype_of(arr.dtype), shape=list(arr.shape))
+                if name in shm_outputs:
+                    for key, value in shm_parameters(shm_outputs[name], arr).items():
+                        setattr(t.parameters[key], "string_param" if isinstance(value, str) else "int64_param", value)
+                    # An empty entry keeps raw_output_contents lined up with outputs (tritonclient
+                    # indexes it by position).
+                    reply.raw_output_contents.append(b"")
+                else:
+                    reply.raw_output_contents.append(
+                        np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+                    )
             return reply
 
         try:

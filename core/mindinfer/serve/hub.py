@@ -9,6 +9,7 @@ from typing import TypeVar
 from .errors import ModelNotFoundError
 from .metrics import Metrics
 from .model import ModelEntry
+from .shm import SharedMemoryRegions
 
 __all__ = ["Hub"]
 
@@ -19,12 +20,24 @@ class Hub:
     """Model entries by name and version; ``draining`` (not ready) once shutdown has begun.
 
     Requests already received still run while draining: the listeners are closed, not the models.
+    ``shm`` holds the clients' shared-memory regions where the models run in this process.
     """
 
-    def __init__(self, entries: Iterable[ModelEntry], metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        entries: Iterable[ModelEntry],
+        metrics: Metrics | None = None,
+        shm: SharedMemoryRegions | None = None,
+    ) -> None:
         self.entries = list(entries)
         self.metrics = metrics
+        self.shm = shm
         self.draining = False
+
+    @property
+    def extensions(self) -> list[str]:
+        """The v2 protocol extensions this server speaks (server metadata)."""
+        return ["binary_tensor_data"] + (["system_shared_memory"] if self.shm is not None else [])
 
     @property
     def ready(self) -> bool:

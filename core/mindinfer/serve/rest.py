@@ -21,12 +21,12 @@ from ..errors import InvalidInputError, MindInferError
 from . import mss, v2
 from .errors import ModelNotFoundError, ModelNotReadyError, RequestError, RequestTooLargeError
 from .hub import Hub
+from .shm import NO_SHM, SharedMemoryRegions, is_loopback
 
-__all__ = ["EXTENSIONS", "build_app", "infer_v2", "status_of"]
+__all__ = ["build_app", "infer_v2", "status_of"]
 
 log = logging.getLogger("mindinfer.serve")
 
-EXTENSIONS = ["binary_tensor_data"]
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
@@ -195,10 +195,10 @@ async def infer_v2(hub: Hub, name: str, version: str, body: bytes, header: str |
     async def call() -> tuple[int, bytes, int | None]:
         if header is not None and not header.isdigit():
             raise RequestError(f"Inference-Header-Content-Length must be a byte count, got {header!r}")
-        req = v2.decode_rest(body, int(header) if header is not None else None)
+        req = v2.decode_rest(body, int(header) if header is not None else None, hub.shm)
         arrays = entry.validate(req.inputs)
         outs = await entry.infer(arrays)
-        return (200, *v2.encode_rest(entry, req, outs))
+        return (200, *v2.encode_rest(entry, req, outs, hub.shm))
 
     try:
         return await hub.track(entry, call)
@@ -224,7 +224,51 @@ def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 <<
 
     @app.get("/v2")
     async def server_metadata() -> JSONResponse:
-        return JSONResponse({"name": "mindinfer", "version": __version__, "extensions": EXTENSIONS})
+        return JSONResponse({"name": "mindinfer", "version": __version__, "extensions": hub.extensions})
+
+    # Triton's system shared-memory extension (see .shm). Opening memory objects is for clients on
+    # this machine only: a remote peer is refused before anything is opened.
+    def regions(request: Request) -> SharedMemoryRegions:
+        if hub.shm is None:
+            raise RequestError(NO_SHM)
+        peer = request.client.host if request.client else None
+        if not is_loopback(peer):
+            raise RequestError(
+                f"shared memory is for clients on the server's machine; this request came from {peer or 'unknown'}"
+            )
+        return hub.shm
+
+    @app.get("/v2/systemsharedmemory/status")
+    @app.get("/v2/systemsharedmemory/region/{name}/status")
+    async def shm_status(request: Request, name: str = "") -> Response:
+        try:
+            return JSONResponse(regions(request).status(name))
+        except MindInferError as exc:
+            return v2_error(exc)
+
+    @app.post("/v2/systemsharedmemory/region/{name}/register")
+    async def shm_register(request: Request, name: str) -> Response:
+        try:
+            shm = regions(request)
+            try:
+                body = json.loads(await request.body())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise RequestError(f"the request body is not valid JSON ({exc})") from None
+            if not isinstance(body, dict) or "key" not in body or "byte_size" not in body:
+                raise RequestError('register takes a JSON object with "key", "byte_size" and optionally "offset"')
+            shm.register(name, body["key"], body.get("offset", 0), body["byte_size"])
+        except MindInferError as exc:
+            return v2_error(exc)
+        return Response(status_code=200)
+
+    @app.post("/v2/systemsharedmemory/unregister")
+    @app.post("/v2/systemsharedmemory/region/{name}/unregister")
+    async def shm_unregister(request: Request, name: str = "") -> Response:
+        try:
+            regions(request).unregister(name)
+        except MindInferError as exc:
+            return v2_error(exc)
+        return Response(status_code=200)
 
     @app.get("/v2/models/{name}/ready")
     @app.get("/v2/models/{name}/versions/{version}/ready")

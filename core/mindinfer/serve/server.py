@@ -23,6 +23,7 @@ from .metrics import Metrics
 from .model import ServedModel, ServeSettings
 from .repository import ModelRepository
 from .rest import build_app
+from .shm import SHM_DIR, SharedMemoryRegions
 
 __all__ = ["ServerConfig", "load_models", "run_server"]
 
@@ -97,7 +98,8 @@ def run_server(repo: ModelRepository, config: ServerConfig) -> int:
     models = load_models(repo, settings, executor, metrics)
     if not any(m.ready for m in models):
         log.error("no model is ready; serving anyway so that clients see each model's error")
-    hub = Hub(models, metrics)
+    # Shared memory is Linux's /dev/shm; elsewhere the extension is not offered.
+    hub = Hub(models, metrics, SharedMemoryRegions() if SHM_DIR.is_dir() else None)
     try:
         return _event_loop_runner()(_serve(hub, models, config, tls))
     finally:

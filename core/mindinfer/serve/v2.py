@@ -2,12 +2,15 @@
 
 REST bodies follow KServe's ``required_api.md``; binary tensors follow Triton's
 ``extension_binary_data.md``: a JSON header of ``Inference-Header-Content-Length`` bytes, then each
-binary input's raw little-endian bytes (``parameters.binary_data_size``) in input order.
+binary input's raw little-endian bytes (``parameters.binary_data_size``) in input order. Tensors in
+shared memory (Triton's ``extension_shared_memory.md``) are read and written through :mod:`.shm`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +20,7 @@ import numpy as np
 from ..ir import TensorSpec
 from .errors import RequestError
 from .model import ModelEntry
+from .shm import NO_SHM, SharedMemoryRegions, ShmRef, shm_ref
 
 __all__ = [
     "DATATYPES",
@@ -81,6 +85,7 @@ class V2Request:
     outputs: list[str] | None  # None: every output
     binary: dict[str, bool]  # output name -> send as binary
     binary_default: bool
+    shm_outputs: dict[str, ShmRef] = dataclasses.field(default_factory=dict)  # written there, not sent
 
 
 def _shape(value: Any, where: str) -> tuple[int, ...]:
@@ -94,7 +99,7 @@ def array_from(
 ) -> np.ndarray:
     """A tensor from row-major data (little-endian bytes, or a flat or nested list) that must fill
     ``shape``; ``type_name`` is the dtype as the request's protocol names it (default: v2's)."""
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     name = type_name or _NAMES.get(dtype, str(dtype))
     if isinstance(data, (bytes, bytearray, memoryview)):
         if len(data) != count * dtype.itemsize:
@@ -111,7 +116,42 @@ def array_from(
     return flat.reshape(shape)
 
 
-def decode_rest(body: bytes, header_length: int | None) -> V2Request:
+def shm_input(regions: SharedMemoryRegions | None, ref: ShmRef, where: str) -> memoryview:
+    """An input's bytes from the shared-memory region its parameters name."""
+    if regions is None:
+        raise RequestError(f"{where}: {NO_SHM}")
+    return regions.read(ref, where)
+
+
+def check_shm_output(regions: SharedMemoryRegions | None, ref: ShmRef, where: str) -> None:
+    """Refuses an output place that is not in a registered region before the model runs."""
+    if regions is None:
+        raise RequestError(f"{where}: {NO_SHM}")
+    regions.check(ref, where)
+
+
+def write_shm_outputs(
+    regions: SharedMemoryRegions | None, refs: dict[str, ShmRef], selected: list[tuple[str, np.ndarray]]
+) -> None:
+    """Writes the outputs asked for in shared memory into their regions."""
+    for name, arr in selected:
+        ref = refs.get(name)
+        if ref is None:
+            continue
+        check_shm_output(regions, ref, f"output {name!r}")
+        assert regions is not None
+        regions.write(ref, arr, f"output {name!r}")
+
+
+def shm_parameters(ref: ShmRef, arr: np.ndarray) -> dict[str, Any]:
+    """What the reply says of an output written to shared memory, as Triton says it."""
+    out: dict[str, Any] = {"shared_memory_region": ref.region, "shared_memory_byte_size": int(arr.nbytes)}
+    if ref.offset:
+        out["shared_memory_offset"] = ref.offset
+    return out
+
+
+def decode_rest(body: bytes, header_length: int | None, regions: SharedMemoryRegions | None = None) -> V2Request:
     if header_length is not None and not 0 <= header_length <= len(body):
         raise RequestError(
             f"Inference-Header-Content-Length {header_length} is outside the {len(body)}-byte request body"
@@ -133,12 +173,17 @@ def decode_rest(body: bytes, header_length: int | None) -> V2Request:
         dtype = numpy_of(str(item.get("datatype")), where)
         params = item.get("parameters") or {}
         size = params.get("binary_data_size") if isinstance(params, dict) else None
-        if size is not None:
+        ref = shm_ref(params, where)
+        if ref is not None:
+            if size is not None or "data" in item:
+                raise RequestError(f"{where}: is in shared memory, so it cannot also have data or binary_data_size")
+            data: Any = shm_input(regions, ref, where)
+        elif size is not None:
             if header_length is None:
                 raise RequestError(f"{where}: binary_data_size needs the Inference-Header-Content-Length header")
             if not isinstance(size, int) or size < 0 or offset + size > len(body):
                 raise RequestError(f"{where}: binary_data_size {size!r} runs past the end of the request body")
-            data: Any = body[offset : offset + size]
+            data = body[offset : offset + size]
             offset += size
         elif "data" in item:
             data = item["data"]
@@ -152,6 +197,7 @@ def decode_rest(body: bytes, header_length: int | None) -> V2Request:
     outs = req.get("outputs")
     names: list[str] | None = None
     binary: dict[str, bool] = {}
+    shm_outputs: dict[str, ShmRef] = {}
     if outs is not None:
         if not isinstance(outs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outs):
             raise RequestError('"outputs" must be a list of objects with a "name"')
@@ -161,6 +207,10 @@ def decode_rest(body: bytes, header_length: int | None) -> V2Request:
             if p.get("classification"):
                 raise RequestError(f"output {o['name']!r}: the classification extension is not supported")
             names.append(o["name"])
+            out_ref = shm_ref(p, f"output {o['name']!r}")
+            if out_ref is not None:
+                check_shm_output(regions, out_ref, f"output {o['name']!r}")
+                shm_outputs[o["name"]] = out_ref
             if "binary_data" in p:
                 binary[o["name"]] = bool(p["binary_data"])
     params = req.get("parameters") or {}
@@ -170,6 +220,7 @@ def decode_rest(body: bytes, header_length: int | None) -> V2Request:
         outputs=names,
         binary=binary,
         binary_default=bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False,
+        shm_outputs=shm_outputs,
     )
 
 
@@ -188,13 +239,19 @@ def select_outputs(
     return [(n, by_name[n]) for n in wanted]
 
 
-def encode_rest(entry: ModelEntry, req: V2Request, outs: Sequence[np.ndarray]) -> tuple[bytes, int | None]:
+def encode_rest(
+    entry: ModelEntry, req: V2Request, outs: Sequence[np.ndarray], regions: SharedMemoryRegions | None = None
+) -> tuple[bytes, int | None]:
     """The response body, and the JSON header's length when binary outputs follow it."""
     tensors = []
     blobs: list[bytes] = []
-    for name, arr in select_outputs(entry, req.outputs, outs):
+    selected = select_outputs(entry, req.outputs, outs)
+    write_shm_outputs(regions, req.shm_outputs, selected)
+    for name, arr in selected:
         t: dict[str, Any] = {"name": name, "datatype": datatype_of(arr.dtype), "shape": list(arr.shape)}
-        if req.binary.get(name, req.binary_default):
+        if name in req.shm_outputs:
+            t["parameters"] = shm_parameters(req.shm_outputs[name], arr)
+        elif req.binary.get(name, req.binary_default):
             raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
             t["parameters"] = {"binary_data_size": len(raw)}
             blobs.append(raw)
