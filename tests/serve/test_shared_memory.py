@@ -15,13 +15,12 @@ import pytest
 import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
 import tritonclient.utils.shared_memory as shm
-from serving import Server, case_io, close_to_mindspore
-from tritonclient.utils import InferenceServerException
-
 from mindinfer.serve.errors import RequestError
 from mindinfer.serve.grpc_server import _peer_host
 from mindinfer.serve.shm import NO_SHM, SharedMemoryRegions, ShmRef, is_loopback, shm_ref
 from mindinfer.serve.v2 import decode_rest
+from serving import Server, case_io, close_to_mindspore
+from tritonclient.utils import InferenceServerException
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="system shared memory needs Linux's /dev/shm")
 
@@ -179,6 +178,9 @@ def test_parameters_are_checked() -> None:
     assert shm_ref({"shared_memory_region": "r", "shared_memory_byte_size": 8}, "x") == ShmRef("r", 8, 0)
     with pytest.raises(RequestError, match="needs shared_memory_byte_size"):
         shm_ref({"shared_memory_region": "r"}, "input 'x'")
+    bad = b'{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{"name":"y","parameters":[1]}]}'
+    with pytest.raises(RequestError, match="output 'y': parameters must be an object"):
+        decode_rest(bad, None, SharedMemoryRegions())
     with pytest.raises(RequestError, match="shared_memory_offset must be an integer >= 0"):
         shm_ref({"shared_memory_region": "r", "shared_memory_byte_size": 8, "shared_memory_offset": -1}, "x")
 
@@ -192,7 +194,7 @@ def test_a_server_without_regions_says_why() -> None:
 
 
 def test_unregistering_keeps_arrays_in_use_valid(regions: Regions) -> None:
-    name, key, handle = regions.make(16, np.arange(4, dtype=np.float32))
+    _, key, _ = regions.make(16, np.arange(4, dtype=np.float32))
     reg = SharedMemoryRegions()
     reg.register("r", key, 0, 16)
     view = np.frombuffer(reg.read(ShmRef("r", 16), "x"), np.float32)
@@ -208,3 +210,31 @@ def test_only_this_machine_may_register() -> None:
     assert _peer_host("ipv6:%5B::1%5D:5123") == "::1"
     assert _peer_host("ipv6:[::1]:5123") == "::1"
     assert _peer_host("unix:/tmp/sock") == ""
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), or None without one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("198.51.100.1", 9))
+        except OSError:
+            return None
+        host = str(s.getsockname()[0])
+    return None if is_loopback(host) else host
+
+
+def test_a_peer_from_another_address_cannot_register(repo: Any, regions: Regions) -> None:
+    """Through the machine's outward address the peer is not loopback: registration is refused."""
+    host = _outward_address()
+    if host is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to connect from")
+    name, key, _ = regions.make(64)
+    with Server(repo, "--host", "0.0.0.0") as server:
+        h = thttp.InferenceServerClient(f"{host}:{server.http_port}")
+        g = tgrpc.InferenceServerClient(f"{host}:{server.grpc_port}")
+        for client in (h, g):
+            message = _message(lambda c=client: c.register_system_shared_memory(name, key, 64))
+            assert f"shared memory is for clients on the server's machine; this request came from {host}" in message
+        assert thttp.InferenceServerClient(server.http).get_system_shared_memory_status() == []

@@ -24,14 +24,14 @@ from ._proto import ms_service_pb2 as ms_pb
 from .errors import ModelNotFoundError, ModelNotReadyError, RequestError
 from .hub import Hub
 from .model import ModelEntry
-from .shm import NO_SHM, SharedMemoryRegions, ShmRef, is_loopback, shm_ref
+from .shm import NO_SHM, SharedMemoryRegions, is_loopback, shm_ref
 from .v2 import (
     array_from,
-    check_shm_output,
     datatype_of,
     numpy_of,
     select_outputs,
     shm_input,
+    shm_outputs_of,
     shm_parameters,
     write_shm_outputs,
 )
@@ -212,12 +212,7 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         entry = await self._entry(request.model_name, request.model_version, context)
 
         async def call() -> Any:
-            shm_outputs: dict[str, ShmRef] = {}
-            for o in request.outputs:
-                ref = shm_ref(_params(o.parameters), f"output {o.name!r}")
-                if ref is not None:
-                    check_shm_output(self.hub.shm, ref, f"output {o.name!r}")
-                    shm_outputs[o.name] = ref
+            shm_outputs = shm_outputs_of(((o.name, _params(o.parameters)) for o in request.outputs), self.hub.shm)
             arrays = entry.validate(_decode_inputs(request, self.hub.shm))
             outs = await entry.infer(arrays)
             wanted = [o.name for o in request.outputs] or None

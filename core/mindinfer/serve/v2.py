@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,18 @@ def shm_input(regions: SharedMemoryRegions | None, ref: ShmRef, where: str) -> m
     return regions.read(ref, where)
 
 
+def shm_outputs_of(wanted: Iterable[tuple[str, Any]], regions: SharedMemoryRegions | None) -> dict[str, ShmRef]:
+    """The outputs asked for in shared memory ((name, parameters) pairs), each place checked
+    before the model runs."""
+    refs: dict[str, ShmRef] = {}
+    for name, params in wanted:
+        ref = shm_ref(params, f"output {name!r}")
+        if ref is not None:
+            check_shm_output(regions, ref, f"output {name!r}")
+            refs[name] = ref
+    return refs
+
+
 def check_shm_output(regions: SharedMemoryRegions | None, ref: ShmRef, where: str) -> None:
     """Refuses an output place that is not in a registered region before the model runs."""
     if regions is None:
@@ -197,20 +209,17 @@ def decode_rest(body: bytes, header_length: int | None, regions: SharedMemoryReg
     outs = req.get("outputs")
     names: list[str] | None = None
     binary: dict[str, bool] = {}
-    shm_outputs: dict[str, ShmRef] = {}
     if outs is not None:
         if not isinstance(outs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outs):
             raise RequestError('"outputs" must be a list of objects with a "name"')
         names = []
         for o in outs:
             p = o.get("parameters") or {}
+            if not isinstance(p, dict):
+                raise RequestError(f"output {o['name']!r}: parameters must be an object, got {p!r}")
             if p.get("classification"):
                 raise RequestError(f"output {o['name']!r}: the classification extension is not supported")
             names.append(o["name"])
-            out_ref = shm_ref(p, f"output {o['name']!r}")
-            if out_ref is not None:
-                check_shm_output(regions, out_ref, f"output {o['name']!r}")
-                shm_outputs[o["name"]] = out_ref
             if "binary_data" in p:
                 binary[o["name"]] = bool(p["binary_data"])
     params = req.get("parameters") or {}
@@ -220,7 +229,7 @@ def decode_rest(body: bytes, header_length: int | None, regions: SharedMemoryReg
         outputs=names,
         binary=binary,
         binary_default=bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False,
-        shm_outputs=shm_outputs,
+        shm_outputs=shm_outputs_of(((o["name"], o.get("parameters") or {}) for o in outs or ()), regions),
     )
 
 
