@@ -37,11 +37,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,24 @@ def process_cpu(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_SUMS = re.compile(r"^mindinfer_(request|compute)_duration_seconds_(sum|count)\{[^}]*\} (\S+)$", re.MULTILINE)
+
+
+def server_times(server: Server) -> dict[str, float]:
+    """Sums and counts of the server's own request and run durations (its /metrics)."""
+    with urllib.request.urlopen(f"http://{server.http}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for kind, what, value in _SUMS.findall(text):
+        out[f"{kind}_{what}"] = out.get(f"{kind}_{what}", 0.0) + float(value)
+    return out
+
+
+def _mean_ms(before: dict[str, float], after: dict[str, float], kind: str) -> float | None:
+    n = after.get(f"{kind}_count", 0.0) - before.get(f"{kind}_count", 0.0)
+    return 1e3 * (after.get(f"{kind}_sum", 0.0) - before.get(f"{kind}_sum", 0.0)) / n if n else None
 
 
 def session_rate(model: Path, target: str, batch: int, x: np.ndarray, seconds: float) -> dict[str, float]:
@@ -173,6 +193,7 @@ def drive(
         t.start()
     stop_at[0] = time.perf_counter() + 1e9
     start_gate.wait()
+    times = server_times(server)
     server_cpu, client_cpu = process_cpu(server.proc.pid), time.process_time()
     began = time.perf_counter()
     stop_at[0] = began + seconds
@@ -181,6 +202,7 @@ def drive(
     elapsed = time.perf_counter() - began
     client_cpu = time.process_time() - client_cpu
     after = process_cpu(server.proc.pid)
+    times_after = server_times(server)
     flat = sorted(v for per in latencies for v in per)
     n = len(flat)
     return {
@@ -191,6 +213,10 @@ def drive(
         "p99_ms": 1e3 * flat[min(n - 1, int(n * 0.99))],
         "server_cpu_ms": None if server_cpu is None or after is None else 1e3 * (after - server_cpu) / n,
         "client_cpu_ms": 1e3 * client_cpu / n,
+        # Inside the server: from decoding a request to its encoded reply (batch queueing included),
+        # and one backend run; the rest of p50 is the client, the transport and the HTTP/gRPC layers.
+        "handled_ms": _mean_ms(times, times_after, "request"),
+        "run_ms": _mean_ms(times, times_after, "compute"),
         "wrong": wrong,
     }
 
@@ -242,7 +268,8 @@ def describe(r: dict[str, Any], batch: int) -> str:
         f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
         f"{r['ratio']:.2f} x Session.run {r['ceiling']:.1f}/s at batch {batch or 1} "
         f"(its p50 at batch 1: {r['session_p50_ms']:.2f} ms); CPU ms: server {fmt(r['server_cpu_ms'])}/req, "
-        f"clients {fmt(r['client_cpu_ms'])}/req, Session.run {fmt(r['session_cpu_ms'])}/sample"
+        f"clients {fmt(r['client_cpu_ms'])}/req, Session.run {fmt(r['session_cpu_ms'])}/sample; in the server "
+        f"(mean ms): request {fmt(r['handled_ms'])}, run {fmt(r['run_ms'])}"
         + (f"  WRONG OUTPUTS: {r['wrong']}" if r["wrong"] else "")
     )
 
@@ -296,14 +323,15 @@ def main() -> int:
                                 print("  " + describe(r, mbs), flush=True)
     print(
         "\n| target | protocol | workers | batching | concurrency | req/s | p50 ms | p99 ms | Session.run/s | ratio "
-        "| CPU ms/req: server | clients | Session.run ms/sample |"
+        "| CPU ms/req: server | clients | Session.run ms/sample | in server ms: request | run |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['target']} | {r['protocol']} | {r['workers']} | {'on' if r['batching'] else 'off'} | "
             f"{r['concurrency']} | {r['throughput']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ceiling']:.1f} | "
-            f"{r['ratio']:.2f} | {fmt(r['server_cpu_ms'])} | {fmt(r['client_cpu_ms'])} | {fmt(r['session_cpu_ms'])} |"
+            f"{r['ratio']:.2f} | {fmt(r['server_cpu_ms'])} | {fmt(r['client_cpu_ms'])} | {fmt(r['session_cpu_ms'])} | "
+            f"{fmt(r['handled_ms'])} | {fmt(r['run_ms'])} |"
         )
     print("\ngoals:")
     for r in results:
