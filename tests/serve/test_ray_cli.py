@@ -1,6 +1,6 @@
 """``mindinfer serve --ray`` from the command line: it starts a local Ray, serves the repository at
 Ray's HTTP proxy (an encrypted model too), reports a model its replica could not compile as not
-ready with the replica's own error, and on SIGTERM shuts Serve and Ray down and exits 0. About
+ready with the replica's own error (before any request to it), and on SIGTERM shuts Serve and Ray down and exits 0. About
 25 s: deselect with ``-m 'not ray'``."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,11 @@ def test_serve_ray_command_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     try:
         server.wait_ready(timeout=180)
         client = thttp.InferenceServerClient(server.http, network_timeout=60)
-        assert client.is_model_ready("dyn")
+        # Ray's proxy answers once the ingress is up; a model is ready once its replica says so.
+        deadline = time.monotonic() + 120
+        while not client.is_model_ready("dyn"):
+            assert time.monotonic() < deadline, "dyn was not ready after 120 s"
+            time.sleep(1)
         inp = thttp.InferInput("x", [2, 3, 32, 32], "FP32")
         inp.set_data_from_numpy(x[:2])
         assert close_to_mindspore(client.infer("dyn", [inp]).as_numpy("output"), y[:2])
@@ -47,7 +52,18 @@ def test_serve_ray_command_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         result = client.infer("enc", [inp])
         out = result.as_numpy(result.get_response()["outputs"][0]["name"])
         assert close_to_mindspore(out, np.load(CKPT / "expected_gcm.npy"))
-        # lenet5's replica could not compile it: the replica's message, then not ready.
+        # lenet5's replica could not compile it: before any request, its metadata and readiness say
+        # so with the replica's own message (once the replica has started and answered).
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                client.get_model_metadata("lenet5")
+            except InferenceServerException as exc:
+                assert "no_such_option" in str(exc) and "Traceback" not in str(exc)
+                break
+            assert time.monotonic() < deadline, "lenet5 was still reported ready after 120 s"
+            time.sleep(1)
+        assert not client.is_model_ready("lenet5") and client.is_model_ready("dyn")
         (lx,), _ = case_io("lenet5")
         inp = thttp.InferInput("x", list(lx.shape), "FP32")
         inp.set_data_from_numpy(lx)

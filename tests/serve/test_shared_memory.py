@@ -178,7 +178,9 @@ def test_parameters_are_checked() -> None:
     assert shm_ref({"shared_memory_region": "r", "shared_memory_byte_size": 8}, "x") == ShmRef("r", 8, 0)
     with pytest.raises(RequestError, match="needs shared_memory_byte_size"):
         shm_ref({"shared_memory_region": "r"}, "input 'x'")
-    bad = b'{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{"name":"y","parameters":[1]}]}'
+    bad = (
+        b'{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{"name":"y","parameters":[1]}]}'
+    )
     with pytest.raises(RequestError, match="output 'y': parameters must be an object"):
         decode_rest(bad, None, SharedMemoryRegions())
     with pytest.raises(RequestError, match="shared_memory_offset must be an integer >= 0"):

@@ -137,9 +137,11 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         return service_pb2.ServerLiveResponse(live=True)
 
     async def ServerReady(self, request: Any, context: Any) -> Any:
+        await self.hub.refresh()
         return service_pb2.ServerReadyResponse(ready=self.hub.ready)
 
     async def ModelReady(self, request: Any, context: Any) -> Any:
+        await self.hub.refresh()
         try:
             ok = self.hub.lookup(request.name, request.version).ready and not self.hub.draining
         except ModelNotFoundError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
@@ -38,6 +39,10 @@ class Hub:
     def extensions(self) -> list[str]:
         """The v2 protocol extensions this server speaks (server metadata)."""
         return ["binary_tensor_data"] + (["system_shared_memory"] if self.shm is not None else [])
+
+    async def refresh(self) -> None:
+        """Asks every model where it runs whether it loaded (before answering a readiness query)."""
+        await asyncio.gather(*(e.refresh() for e in self.entries))
 
     @property
     def ready(self) -> bool:

@@ -105,6 +105,9 @@ class ModelEntry:
     async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
 
+    async def refresh(self) -> None:
+        """Learns the model's state where it runs elsewhere (a Ray replica); nothing to learn here."""
+
     def describe(
         self,
         inputs: list[TensorSpec],

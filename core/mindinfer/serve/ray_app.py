@@ -35,6 +35,10 @@ __all__ = ["ModelReplica", "RayOptions", "RemoteModel", "build_ray_app", "run_ra
 
 log = logging.getLogger("mindinfer.serve")
 
+#: How long a readiness query waits for a model's replicas to say whether they compiled it; a
+#: replica still starting (compiling) past that is reported not ready, and asked again next time.
+PROBE_SECONDS = 2.0
+
 
 @dataclass(frozen=True)
 class RayOptions:
@@ -84,6 +88,10 @@ class ModelReplica:
             raise result
         return result  # type: ignore[no-any-return]
 
+    def load_error(self) -> str | None:
+        """Why this replica could not compile its model (None: it did)."""
+        return self.model.error
+
     def batch_sizes(self) -> list[int]:
         """Requests per ``@serve.batch`` call in this replica so far (for monitoring and tests)."""
         return list(self._sizes)
@@ -105,6 +113,8 @@ class RemoteModel(ModelEntry):
         self.name, self.version = mv.name, mv.version
         self.platform = "mindinfer_" + mv.path.suffix.lstrip(".").lower()
         self._handle = handle
+        self._answered = False  # a replica has said whether it compiled the model
+        self._starting = False  # asked, and no replica has answered yet
         self.inputs, self.outputs = [], []
         keys = {k: v for k, v in {**settings.load_args, **mv.config.load_args}.items() if k.startswith("dec_")}
         try:
@@ -116,6 +126,28 @@ class RemoteModel(ModelEntry):
             return
         self.max_batch_size = limit
         self.error = None
+
+    @property
+    def ready(self) -> bool:
+        return self.error is None and not self._starting
+
+    async def refresh(self) -> None:
+        # Replicas compile in their constructors; one that cannot records why instead of failing
+        # (a failing constructor would have Ray retry it forever). Asked once it answers.
+        if self._answered or self.error is not None:
+            return
+
+        async def ask() -> str | None:
+            return await self._handle.load_error.remote()  # type: ignore[no-any-return]
+
+        try:
+            error = await asyncio.wait_for(ask(), PROBE_SECONDS)
+        except Exception:  # noqa: BLE001 -- not up yet (or restarting): not ready, asked again next time
+            self._starting = True
+            return
+        self._answered, self._starting = True, False
+        if error is not None:
+            self.error = error
 
     async def infer(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         try:

@@ -220,6 +220,7 @@ def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 <<
 
     @app.get("/v2/health/ready")
     async def ready() -> Response:
+        await hub.refresh()
         return Response(status_code=200 if hub.ready else 503)
 
     @app.get("/v2")
@@ -273,6 +274,7 @@ def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 <<
     @app.get("/v2/models/{name}/ready")
     @app.get("/v2/models/{name}/versions/{version}/ready")
     async def model_ready(name: str, version: str = "") -> Response:
+        await hub.refresh()
         try:
             ok = hub.lookup(name, version).ready and not hub.draining
         except ModelNotFoundError:
@@ -282,6 +284,7 @@ def build_app(hub: Hub, token: str | None = None, max_request_bytes: int = 64 <<
     @app.get("/v2/models/{name}")
     @app.get("/v2/models/{name}/versions/{version}")
     async def model_metadata(name: str, version: str = "") -> Response:
+        await hub.refresh()
         try:
             entry = hub.lookup(name, version)
             entry.check_ready()
