@@ -182,6 +182,12 @@ def test_oversized_body(server: Server) -> None:
     client = tgrpc.InferenceServerClient(server.grpc)
     inp = tgrpc.InferInput("x", [100, 3, 32, 32], "FP32")
     inp.set_data_from_numpy(np.zeros((100, 3, 32, 32), np.float32))
+    with pytest.raises(InferenceServerException, match="bigger than the server's limit of 1048576 bytes") as err:
+        client.infer("dyn", [inp])
+    assert "RESOURCE_EXHAUSTED" in str(err.value.status())
+    # Past twice the limit gRPC refuses it itself, before any of our code runs.
+    inp = tgrpc.InferInput("x", [200, 3, 32, 32], "FP32")
+    inp.set_data_from_numpy(np.zeros((200, 3, 32, 32), np.float32))
     with pytest.raises(InferenceServerException, match="RESOURCE_EXHAUSTED"):
         client.infer("dyn", [inp])
     # The server still answers after refusing them.

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ..errors import InvalidInputError, MindInferError
 
-__all__ = ["ModelNotFoundError", "ModelNotReadyError", "RequestError", "RequestTooLargeError", "ServeConfigError"]
+__all__ = [
+    "ModelNotFoundError",
+    "ModelNotReadyError",
+    "RequestError",
+    "RequestTooLargeError",
+    "ServeConfigError",
+    "too_big",
+]
 
 
 class ServeConfigError(MindInferError):
@@ -17,6 +24,15 @@ class RequestError(InvalidInputError):
 
 class RequestTooLargeError(RequestError):
     """A request body is over the server's size limit (``--max-request-mb``)."""
+
+
+def too_big(size: int, limit: int, at_least: bool = False) -> str:
+    """What a request over the size limit is told, by every protocol."""
+    more = "at least " if at_least else ""
+    return (
+        f"request body of {more}{size} bytes is bigger than the server's limit of {limit} bytes "
+        "(mindinfer serve --max-request-mb)"
+    )
 
 
 class ModelNotFoundError(MindInferError):

@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import InvalidInputError, MindInferError
 from . import mss
 from ._proto import ms_service_pb2 as ms_pb
-from .errors import ModelNotFoundError, ModelNotReadyError, RequestError
+from .errors import ModelNotFoundError, ModelNotReadyError, RequestError, too_big
 from .hub import Hub
 from .model import ModelEntry
 from .shm import NO_SHM, SharedMemoryRegions, is_loopback, shm_ref
@@ -67,8 +67,16 @@ def _code(exc: BaseException) -> grpc.StatusCode:
 
 
 class _Auth:
-    def __init__(self, token: str | None) -> None:
-        self.token = token
+    """The bearer token and the request size limit, checked first by every RPC that needs them."""
+
+    def __init__(self, token: str | None, max_bytes: int) -> None:
+        self.token, self.max_bytes = token, max_bytes
+
+    async def check_size(self, request: Any, context: grpc.aio.ServicerContext) -> None:
+        # gRPC itself refuses messages past twice the limit (its own words); between the two, ours.
+        size = request.ByteSize()
+        if size > self.max_bytes:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, too_big(size, self.max_bytes))
 
     async def check(self, context: grpc.aio.ServicerContext) -> None:
         if not self.token:
@@ -212,6 +220,7 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:
         entry = await self._entry(request.model_name, request.model_version, context)
+        await self.auth.check_size(request, context)
 
         async def call() -> Any:
             shm_outputs = shm_outputs_of(((o.name, _params(o.parameters)) for o in request.outputs), self.hub.shm)
@@ -253,6 +262,7 @@ class MSServicer:
 
     async def Predict(self, request: Any, context: Any) -> Any:
         await self.auth.check(context)
+        await self.auth.check_size(request, context)
         spec = request.servable_spec
         reply = ms_pb.PredictReply()
         reply.servable_spec.CopyFrom(spec)
@@ -298,12 +308,12 @@ def build_grpc_server(
 ) -> tuple[grpc.aio.Server, int]:
     """The server with both services on ``address`` (``host:port``); returns it and the bound port."""
     options = [
-        ("grpc.max_receive_message_length", max_request_bytes),
+        ("grpc.max_receive_message_length", 2 * max_request_bytes),
         ("grpc.max_send_message_length", max(max_request_bytes, 512 << 20)),
         ("grpc.so_reuseport", 0),
     ]
     server = grpc.aio.server(options=options)
-    auth = _Auth(token)
+    auth = _Auth(token, max_request_bytes)
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(V2Servicer(hub, auth), server)
     ms = MSServicer(hub, auth)
     handler = grpc.method_handlers_generic_handler(

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from .. import __version__
 from ..errors import InvalidInputError, MindInferError
 from . import mss, v2
-from .errors import ModelNotFoundError, ModelNotReadyError, RequestError, RequestTooLargeError
+from .errors import ModelNotFoundError, ModelNotReadyError, RequestError, RequestTooLargeError, too_big
 from .hub import Hub
 from .shm import NO_SHM, SharedMemoryRegions, is_loopback
 
@@ -159,11 +159,7 @@ class Front:
                 return
 
     def _too_big(self, size: int, at_least: bool = False) -> str:
-        more = "at least " if at_least else ""
-        return (
-            f"request body of {more}{size} bytes is bigger than the server's limit of {self.max_bytes} bytes "
-            "(mindinfer serve --max-request-mb)"
-        )
+        return too_big(size, self.max_bytes, at_least)
 
     async def _reply(self, send: Callable[[Any], Awaitable[None]], path: str, status: int, message: str) -> None:
         status, body = _error(path, status, message)
