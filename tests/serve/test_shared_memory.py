@@ -155,7 +155,7 @@ def test_bad_registrations_and_requests_are_refused_clearly(server: Server, regi
         assert "runs past the end of region" in _message(lambda: client.infer("dyn", [inp]))
         inp.set_shared_memory(name, 64)  # the right region, the wrong size for the shape
         assert f"takes {sample.nbytes} bytes, got 64" in _message(lambda: client.infer("dyn", [inp]))
-        # An output place too small is refused before the model runs.
+        # An output place too small for the output is refused when the output is written.
         ok = mod.InferInput("x", list(sample.shape), "FP32")
         ok.set_data_from_numpy(sample)
         out = mod.InferRequestedOutput("output")
