@@ -48,7 +48,9 @@ def _check_inspect(model_path: Path) -> str:
         if line is None:
             continue
         seen += 1
-        lacking = set(re.findall(r"(\w+) \(\d+\)", line.split("lacks", 1)[1].split(";")[0])) if "lacks" in line else set()
+        lacking = (
+            set(re.findall(r"(\w+) \(\d+\)", line.split("lacks", 1)[1].split(";")[0])) if "lacks" in line else set()
+        )
         assert lacking == used - set(backend.capabilities.primitives), line
     assert seen >= 2, proc.stdout
     return proc.stdout

@@ -11,9 +11,12 @@ Integer and bool outputs (a detector's indices, for one) must match exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import mindinfer
 import numpy as np
 from mindinfer_conformance.compare import compare, network_tolerance
+from stored_cases import inputs, outputs
 
 
 def check_against_mindspore(index: int, got: np.ndarray, want: np.ndarray, where: str) -> None:
@@ -27,3 +30,10 @@ def check_outputs(got: Sequence[np.ndarray], want: Sequence[np.ndarray], where: 
     assert len(got) == len(want), f"{where}: {len(got)} outputs, MindSpore has {len(want)}"
     for i, (g, w) in enumerate(zip(got, want)):
         check_against_mindspore(i, g, w, where)
+
+
+def check_session(folder: Path, target: str) -> None:
+    """Run a stored network on ``target`` (2 threads) and check every output against MindSpore's."""
+    with mindinfer.Session(folder / "model.mindir", target=target, options={"threads": 2}) as sess:
+        got = sess.run(inputs(folder))
+    check_outputs(got, outputs(folder), str(folder))
