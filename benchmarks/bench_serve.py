@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_serve.py [--model full|small|DIR] [--targets cpu@cpu cpu@onnx]
         [--concurrency 1 8 32] [--seconds 8] [--repeat 1] [--max-batch-size 8] [--workers 1 [2 ...]]
-        [--protocol http [grpc http-shm grpc-shm]] [--json FILE]
+        [--protocol http [grpc http-shm grpc-shm]] [--server-cpus 0[,1...]] [--json FILE]
 
 Several --workers or --protocol values are measured in the same run, one after the other.
 
@@ -27,9 +27,19 @@ The reference is measured in the same run, next to each level (the load of a sha
 
 ``--repeat R`` measures every level R times, alternating with the reference, and reports medians.
 
+The floor (HTTP, concurrency 1 without batching): each repeat also sends the same request (with
+http-shm, a 192-byte one) to a bare uvicorn app that answers without decoding or running anything
+(bench_http_floor.py). Its p50 is what the client, the loopback socket and uvicorn cost by
+themselves, part of the overhead that no server built on them avoids.
+
 Where the CPU goes (Linux): the server process's CPU time per request (from /proc), the clients' per
-request (this process), and `Session.run`'s per sample in-process. The clients share the machine with
-the server: what they spend is CPU the in-process reference does not have to share.
+request (this process), and `Session.run`'s per sample in-process. By default the clients share the
+machine with the server: what they spend is CPU the in-process reference does not have to share.
+
+``--server-cpus 0`` (Linux) keeps the load generator off the server's cores, as Triton's
+perf_analyzer is meant to run: the server is pinned to those CPUs with ``--option threads=<their
+count>``, the clients to the other CPUs, and the reference `Session.run` runs in a process of its own
+pinned to the server's CPUs with the same threads, so the ratio compares like with like.
 """
 
 from __future__ import annotations
@@ -39,12 +49,14 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +66,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
 
 import mindinfer as mi
-from serving import Server, close_to_mindspore
+from bench_http_floor import SMALL, floor_server, p50_ms
+from serving import Server, close_to_mindspore, pinned_to
 
 BENCH_DIR = Path(os.environ.get("MINDINFER_SERVE_BENCH_DIR", "~/.cache/mindinfer/serve")).expanduser()
 MODELS = {
@@ -102,9 +115,11 @@ def _mean_ms(before: dict[str, float], after: dict[str, float], kind: str) -> fl
     return 1e3 * (after.get(f"{kind}_sum", 0.0) - before.get(f"{kind}_sum", 0.0)) / n if n else None
 
 
-def session_rate(model: Path, target: str, batch: int, x: np.ndarray, seconds: float) -> dict[str, float]:
+def session_rate(
+    model: Path, target: str, batch: int, x: np.ndarray, seconds: float, options: dict[str, Any] | None = None
+) -> dict[str, float]:
     """Samples per second, p50 seconds per run and CPU seconds per sample of Session.run at ``batch``."""
-    with mi.Session(model, target=target) as sess:
+    with mi.Session(model, target=target, options=options) as sess:
         feed = [np.ascontiguousarray(np.resize(x, (batch, *x.shape[1:])))]
         for _ in range(3):
             sess.run(feed)
@@ -117,6 +132,31 @@ def session_rate(model: Path, target: str, batch: int, x: np.ndarray, seconds: f
             times.append(time.perf_counter() - t)
         cpu = time.process_time() - cpu
     return {"rate": batch * len(times) / sum(times), "p50": statistics.median(times), "cpu": cpu / (batch * len(times))}
+
+
+def reference(
+    model: Path, target: str, batch: int, x: np.ndarray, seconds: float, cpus: set[int] | None
+) -> dict[str, float]:
+    """`session_rate` here, or with ``cpus`` in a process of its own pinned to them (BLAS and
+    onnxruntime start their threads with the affinity of the process that loads them)."""
+    if cpus is None:
+        return session_rate(model, target, batch, x, seconds)
+    job = {"model": str(model), "target": target, "batch": batch, "seconds": seconds, "threads": len(cpus)}
+    with pinned_to(cpus):
+        done = subprocess.run(
+            [sys.executable, __file__, "--reference", json.dumps(job)], capture_output=True, text=True, check=False
+        )
+    if done.returncode:
+        sys.exit(f"bench_serve: the pinned reference run failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _reference_main(job: dict[str, Any]) -> int:
+    model = Path(job["model"])
+    x = np.load(model.parent / "input_0.npy")
+    r = session_rate(model, job["target"], job["batch"], x, job["seconds"], {"threads": job["threads"]})
+    print(json.dumps(r))
+    return 0
 
 
 CHECK_EVERY = 8  # besides each client's first reply, every 8th is checked against MindSpore's output
@@ -229,14 +269,19 @@ def measure(
     output: str,
     x: Any,
     y: Any,
+    floor_port: int | None,
 ) -> dict[str, Any]:
-    """One level (``point``: target, protocol, workers, batching, concurrency), ``--repeat`` times."""
+    """One level (``point``: target, protocol, workers, batching, concurrency), ``--repeat`` times.
+
+    At concurrency 1 without batching over HTTP, each repeat also measures the floor: the same
+    request (with -shm, a 192-byte one) against a bare uvicorn app (bench_http_floor.py)."""
     target, batching, c = point["target"], point["batching"], point["concurrency"]
     runs = []
+    cpus = args.server_cpus
     for _ in range(args.repeat):
-        one = session_rate(model, target, 1, x, args.seconds / 2)
+        one = reference(model, target, 1, x, args.seconds / 2, cpus)
         # With batching the reference is Session.run at the batch size; p50 at batch 1 is the latency one.
-        ref = session_rate(model, target, args.max_batch_size, x, args.seconds / 2) if batching else one
+        ref = reference(model, target, args.max_batch_size, x, args.seconds / 2, cpus) if batching else one
         r = drive(server, point["protocol"], c, args.seconds, x, y, output)
         r.update(
             ceiling=ref["rate"],
@@ -244,7 +289,11 @@ def measure(
             session_p50_ms=1e3 * one["p50"],
             overhead_ms=r["p50_ms"] - 1e3 * one["p50"],
             session_cpu_ms=1e3 * ref["cpu"],
+            floor_ms=None,
         )
+        if floor_port is not None and c == 1 and not batching and point["protocol"].startswith("http"):
+            sample = x[:1] if point["protocol"] == "http" else np.ascontiguousarray(np.resize(x, SMALL))
+            r["floor_ms"] = p50_ms(floor_port, sample, args.seconds / 2)[0]
         runs.append(r)
     # Medians over the repeats; wrong replies of any run are listed.
     out: dict[str, Any] = {**point, "repeats": len(runs)}
@@ -255,6 +304,7 @@ def measure(
         out[key] = statistics.median(values) if values else None
     out["wrong"] = [w for r in runs for w in r["wrong"]]
     out["ratios"] = [round(r["ratio"], 3) for r in runs]
+    out["overheads"] = [round(r["overhead_ms"], 2) for r in runs]
     return out
 
 
@@ -270,11 +320,27 @@ def describe(r: dict[str, Any], batch: int) -> str:
         f"(its p50 at batch 1: {r['session_p50_ms']:.2f} ms); CPU ms: server {fmt(r['server_cpu_ms'])}/req, "
         f"clients {fmt(r['client_cpu_ms'])}/req, Session.run {fmt(r['session_cpu_ms'])}/sample; in the server "
         f"(mean ms): request {fmt(r['handled_ms'])}, run {fmt(r['run_ms'])}"
+        + ("" if r["floor_ms"] is None else f"; bare uvicorn app p50 {r['floor_ms']:.2f} ms")
         + (f"  WRONG OUTPUTS: {r['wrong']}" if r["wrong"] else "")
     )
 
 
+def cpu_list(text: str) -> set[int]:
+    try:
+        cpus = {int(c) for c in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write CPU numbers separated by commas, e.g. 0 or 0,1") from None
+    usable = os.sched_getaffinity(0)
+    if not cpus < usable:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the server's CPUs must be some of this process's {sorted(usable)}, leaving one for the clients"
+        )
+    return cpus
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--reference"]:  # the pinned reference's own process (see `reference`)
+        return _reference_main(json.loads(sys.argv[2]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="full", help="full, small, or a folder (see above)")
     # Both CPU plugins, pinned: a bare "cpu" is whichever has the higher priority (see README).
@@ -293,15 +359,25 @@ def main() -> int:
         default=["http"],
         help="-shm: tensors in shared memory (Triton's system shared-memory extension)",
     )
+    ap.add_argument(
+        "--server-cpus",
+        type=cpu_list,
+        help="pin the server (and the reference) to these CPUs and the clients to the others, e.g. 0",
+    )
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
+    if args.server_cpus is not None:
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - args.server_cpus)  # the client threads inherit it
 
     folder = model_dir(args.model)
     x, y = np.load(folder / "input_0.npy"), np.load(folder / "output_0.npy")
     model_file = folder / "model.mindir"
     print(f"model {folder.name}: input {list(x.shape[1:])}, {x[0].nbytes} bytes a sample; {os.cpu_count()} CPUs")
+    if args.server_cpus is not None:
+        print(f"server and reference on CPUs {sorted(args.server_cpus)}, clients on {sorted(os.sched_getaffinity(0))}")
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    floor = any(p.startswith("http") for p in args.protocol) and 1 in args.concurrency
+    with tempfile.TemporaryDirectory() as tmp, floor_server(args.server_cpus) if floor else nullcontext() as port:
         repo = Path(tmp) / "mobilenet_v2" / "1"
         repo.mkdir(parents=True)
         (repo / "model.mindir").write_bytes(model_file.read_bytes())
@@ -314,11 +390,13 @@ def main() -> int:
                         mbs = args.max_batch_size if batching else 0
                         flags = ["--target", target, "--max-batch-size", str(mbs), "--workers", str(workers)]
                         flags += ["--batch-wait-ms", str(args.batch_wait_ms)]
-                        with Server(Path(tmp), *flags) as server:
+                        if args.server_cpus is not None:
+                            flags += ["--option", f"threads={len(args.server_cpus)}"]
+                        with Server(Path(tmp), *flags, cpus=args.server_cpus) as server:
                             for c in args.concurrency:
                                 point = {"target": target, "protocol": protocol, "workers": workers}
                                 point.update(batching=batching, concurrency=c)
-                                r = measure(server, args, point, model_file, output, x, y)
+                                r = measure(server, args, point, model_file, output, x, y, port)
                                 results.append(r)
                                 print("  " + describe(r, mbs), flush=True)
     print(
@@ -342,9 +420,10 @@ def main() -> int:
                 f"{args.max_batch_size} (goal >= 0.80: {'met' if r['ratio'] >= 0.8 else 'NOT met'}; runs: {r['ratios']})"
             )
         if not r["batching"] and r["concurrency"] == 1:
+            floor = "" if r["floor_ms"] is None else f"; a bare uvicorn app answers it in {r['floor_ms']:.2f} ms"
             print(
                 f"  {where}: concurrency 1 overhead = {r['overhead_ms']:.2f} ms per request on top of Session.run "
-                f"(goal <= 1 ms: {'met' if r['overhead_ms'] <= 1.0 else 'NOT met'})"
+                f"(goal <= 1 ms: {'met' if r['overhead_ms'] <= 1.0 else 'NOT met'}; runs: {r['overheads']}{floor})"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

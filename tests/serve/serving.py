@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +67,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def pinned_to(cpus: set[int] | None) -> Iterator[None]:
+    """Runs the block on ``cpus`` (Linux; None: as it is). A process started in it inherits them, and
+    so does every thread it starts (BLAS, onnxruntime); this thread gets its own CPUs back after."""
+    if cpus is None:
+        yield
+        return
+    own = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, own)
+
+
 class Server:
     """``mindinfer serve PATH ...`` in a subprocess on free ports, ready when started."""
 
-    def __init__(self, path: Path, *args: str, env: dict[str, str] | None = None, wait_ready: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+        cpus: set[int] | None = None,
+    ) -> None:
         self.http_port, self.grpc_port = free_port(), free_port()
         self.http = f"127.0.0.1:{self.http_port}"
         self.grpc = f"127.0.0.1:{self.grpc_port}"
@@ -76,13 +100,14 @@ class Server:
             sys.executable, "-m", "mindinfer", "serve", str(path),
             "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port), *args,
         ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
+        with pinned_to(cpus):
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
         if wait_ready:
             self.wait_ready()
 
