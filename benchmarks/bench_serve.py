@@ -420,10 +420,10 @@ def main() -> int:
                 f"{args.max_batch_size} (goal >= 0.80: {'met' if r['ratio'] >= 0.8 else 'NOT met'}; runs: {r['ratios']})"
             )
         if not r["batching"] and r["concurrency"] == 1:
-            floor = "" if r["floor_ms"] is None else f"; a bare uvicorn app answers it in {r['floor_ms']:.2f} ms"
+            bare = "" if r["floor_ms"] is None else f"; a bare uvicorn app answers it in {r['floor_ms']:.2f} ms"
             print(
                 f"  {where}: concurrency 1 overhead = {r['overhead_ms']:.2f} ms per request on top of Session.run "
-                f"(goal <= 1 ms: {'met' if r['overhead_ms'] <= 1.0 else 'NOT met'}; runs: {r['overheads']}{floor})"
+                f"(goal <= 1 ms: {'met' if r['overhead_ms'] <= 1.0 else 'NOT met'}; runs: {r['overheads']}{bare})"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

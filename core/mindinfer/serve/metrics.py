@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from .batching import BatchStats
@@ -11,6 +14,19 @@ __all__ = ["Metrics"]
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One model version's counters and histograms (prometheus-client's labelled children)."""
+
+    requests: Any
+    success: Any
+    latency: Any
+    queue: Any
+    compute: Any
+    batch_size: Any
+    padding: Any
 
 
 class Metrics:
@@ -63,25 +79,45 @@ class Metrics:
             labels,
             registry=self.registry,
         )
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    def series(self, name: str, version: str) -> _Series:
+        # Looked up once per model version: `labels()` on every request took about half of the
+        # metrics' time right after a run, caches cold (48 against 22 microseconds a request).
+        found = self._series.get((name, version))
+        if found is None:
+            key = (name, version)
+            metrics = (
+                self.requests,
+                self.success,
+                self.latency,
+                self.queue,
+                self.compute,
+                self.batch_size,
+                self.padding,
+            )
+            found = _Series(*(m.labels(*key) for m in metrics))
+            self._series[key] = found
+        return found
 
     def on_batch(self, model: ModelEntry, stats: BatchStats) -> None:
-        key = (model.name, str(model.version))
-        self.compute.labels(*key).observe(stats.compute_seconds)
-        q = self.queue.labels(*key)
+        s = self.series(model.name, str(model.version))
+        s.compute.observe(stats.compute_seconds)
         for t in stats.queue_seconds:
-            q.observe(t)
+            s.queue.observe(t)
 
     def on_run(self, model: ModelEntry, samples: int, padded: int) -> None:
-        key = (model.name, str(model.version))
-        self.batch_size.labels(*key).observe(padded)
+        s = self.series(model.name, str(model.version))
+        s.batch_size.observe(padded)
         if padded > samples:
-            self.padding.labels(*key).inc(padded - samples)
+            s.padding.inc(padded - samples)
 
     def done(self, name: str, version: str, seconds: float, failure: str | None) -> None:
-        self.requests.labels(name, version).inc()
+        s = self.series(name, version)
+        s.requests.inc()
         if failure is None:
-            self.success.labels(name, version).inc()
-            self.latency.labels(name, version).observe(seconds)
+            s.success.inc()
+            s.latency.observe(seconds)
         else:
             self.failure.labels(name, version, failure).inc()
 
