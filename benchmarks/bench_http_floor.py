@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,7 +86,7 @@ def p50_ms(port: int, x: np.ndarray, seconds: float) -> tuple[float, int]:
 def floor_server(cpus: set[int] | None = None) -> Iterator[int]:
     """The bare app on uvicorn in a process of its own (on ``cpus``, if given); yields its port."""
     sys.path.insert(0, str(HERE.parent / "tests" / "serve"))
-    from serving import free_port, pinned_to
+    from serving import free_port, pinned_to, wait_for_http
 
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "bench_http_floor:app", "--port", str(port)]
@@ -95,15 +94,8 @@ def floor_server(cpus: set[int] | None = None) -> Iterator[int]:
     with pinned_to(cpus):
         server = subprocess.Popen(cmd, cwd=HERE)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=b"", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit("bench_http_floor: the bare uvicorn app did not start")
-                time.sleep(0.1)
+        if not wait_for_http(server, f"http://127.0.0.1:{port}/", 30):
+            sys.exit("bench_http_floor: the bare uvicorn app did not start")
         yield port
     finally:
         server.terminate()

@@ -82,6 +82,18 @@ def pinned_to(cpus: set[int] | None) -> Iterator[None]:
         os.sched_setaffinity(0, own)
 
 
+def wait_for_http(proc: subprocess.Popen[Any], url: str, timeout: float, context: Any = None) -> bool:
+    """Whether ``url`` answered a GET within ``timeout`` seconds; False as soon as ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1, context=context):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 class Server:
     """``mindinfer serve PATH ...`` in a subprocess on free ports, ready when started."""
 
@@ -112,15 +124,10 @@ class Server:
             self.wait_ready()
 
     def wait_ready(self, timeout: float = 60.0, scheme: str = "http", context: Any = None) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{scheme}://{self.http}/v2/health/live", timeout=1, context=context):
-                    return
-            except OSError:
-                time.sleep(0.1)
+        if wait_for_http(self.proc, f"{scheme}://{self.http}/v2/health/live", timeout, context):
+            return
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
         self.stop()
         raise RuntimeError(f"server did not start in {timeout} s:\n{self.output()}")
 
