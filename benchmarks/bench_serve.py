@@ -36,6 +36,10 @@ Where the CPU goes (Linux): the server process's CPU time per request (from /pro
 request (this process), and `Session.run`'s per sample in-process. By default the clients share the
 machine with the server: what they spend is CPU the in-process reference does not have to share.
 
+Page faults per request, of the server and of the clients, are reported too: neither takes any in
+these runs. The bare app of the floor runs with a padded heap, since a process that small does
+(see _malloc.py).
+
 ``--server-cpus 0`` (Linux) keeps the load generator off the server's cores, as Triton's
 perf_analyzer is meant to run: the server is pinned to those CPUs with ``--option threads=<their
 count>``, the clients to the other CPUs, and the reference `Session.run` runs in a process of its own
@@ -88,13 +92,23 @@ def model_dir(name: str) -> Path:
     return folder
 
 
-def process_cpu(pid: int) -> float | None:
-    """User + system CPU seconds of process ``pid`` (all its threads), or None off Linux."""
+def _proc_stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (all its threads), or None off Linux."""
+    fields = _proc_stat(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def page_faults(pid: int) -> int | None:
+    """Minor page faults of process ``pid`` so far, or None off Linux."""
+    fields = _proc_stat(pid)
+    return None if fields is None else int(fields[7])
 
 
 _SUMS = re.compile(r"^mindinfer_(request|compute)_duration_seconds_(sum|count)\{[^}]*\} (\S+)$", re.MULTILINE)
@@ -235,6 +249,7 @@ def drive(
     start_gate.wait()
     times = server_times(server)
     server_cpu, client_cpu = process_cpu(server.proc.pid), time.process_time()
+    server_faults, client_faults = page_faults(server.proc.pid), page_faults(os.getpid())
     began = time.perf_counter()
     stop_at[0] = began + seconds
     for t in threads:
@@ -242,9 +257,14 @@ def drive(
     elapsed = time.perf_counter() - began
     client_cpu = time.process_time() - client_cpu
     after = process_cpu(server.proc.pid)
+    faults_after = page_faults(server.proc.pid), page_faults(os.getpid())
     times_after = server_times(server)
     flat = sorted(v for per in latencies for v in per)
     n = len(flat)
+
+    def per_request(before: int | None, now: int | None) -> float | None:
+        return None if before is None or now is None else (now - before) / n
+
     return {
         "concurrency": concurrency,
         "requests": n,
@@ -253,6 +273,8 @@ def drive(
         "p99_ms": 1e3 * flat[min(n - 1, int(n * 0.99))],
         "server_cpu_ms": None if server_cpu is None or after is None else 1e3 * (after - server_cpu) / n,
         "client_cpu_ms": 1e3 * client_cpu / n,
+        "server_faults": per_request(server_faults, faults_after[0]),
+        "client_faults": per_request(client_faults, faults_after[1]),
         # Inside the server: from decoding a request to its encoded reply (batch queueing included),
         # and one backend run; the rest of p50 is the client, the transport and the HTTP/gRPC layers.
         "handled_ms": _mean_ms(times, times_after, "request"),
@@ -319,7 +341,8 @@ def describe(r: dict[str, Any], batch: int) -> str:
         f"{r['ratio']:.2f} x Session.run {r['ceiling']:.1f}/s at batch {batch or 1} "
         f"(its p50 at batch 1: {r['session_p50_ms']:.2f} ms); CPU ms: server {fmt(r['server_cpu_ms'])}/req, "
         f"clients {fmt(r['client_cpu_ms'])}/req, Session.run {fmt(r['session_cpu_ms'])}/sample; in the server "
-        f"(mean ms): request {fmt(r['handled_ms'])}, run {fmt(r['run_ms'])}"
+        f"(mean ms): request {fmt(r['handled_ms'])}, run {fmt(r['run_ms'])}; page faults/req: server "
+        f"{fmt(r['server_faults'], '.1f')}, clients {fmt(r['client_faults'], '.1f')}"
         + ("" if r["floor_ms"] is None else f"; bare uvicorn app p50 {r['floor_ms']:.2f} ms")
         + (f"  WRONG OUTPUTS: {r['wrong']}" if r["wrong"] else "")
     )

@@ -3,13 +3,15 @@
     .venv/bin/python benchmarks/bench_serve_parts.py [--model full|small|DIR] [--target cpu@onnx] [--n 300]
 
 The parts of a KServe v2 HTTP infer request that happen in the server around the model's run:
-decoding the body tritonclient sends (binary tensor), checking it against the model's inputs,
+putting the body tritonclient sends (binary tensor) together from the chunks uvicorn hands over,
+decoding it, checking it against the model's inputs,
 encoding the reply and the Prometheus metrics, each timed warm (back to back) and right after a run
 of the model, as in the server, where the run has pushed the server's code and data out of the
 caches; and the hand-off to the run's thread and back (``run_in_executor``, as the server does it),
 timed around the run itself on a running event loop. Medians of ``--n`` in microseconds; pin it to one CPU (``taskset -c 0``)
 to see it as `bench_serve.py --server-cpus 0` runs the server. `bench_serve.py` reports the server's time per request besides
-its run as a whole ("in the server: request, run"); this says where it goes.
+its run as a whole ("in the server: request, run"); this says where it goes, and
+`bench_serve_timeline.py` times the same stages inside the live server.
 """
 
 from __future__ import annotations
@@ -91,7 +93,10 @@ def main() -> int:
         tensor = thttp.InferInput(entry.inputs[0].name, list(x.shape), "FP32")
         tensor.set_data_from_numpy(x)
         body, header = thttp.InferenceServerClient.generate_request_body([tensor])
-        req = v2.decode_rest(body, header)
+        # As uvicorn hands a large body over: in chunks of about 64 KB, put together by the server.
+        chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+        assembled = v2.aligned_body(chunks, header)
+        req = v2.decode_rest(assembled, header)
         arrays = entry.validate(req.inputs)
         assert entry._session is not None
         session = entry._session
@@ -105,7 +110,8 @@ def main() -> int:
             metrics.done(entry.name, str(entry.version), 0.0042, None)
 
         parts: dict[str, Callable[[], Any]] = {
-            "decode_rest (the request body)": lambda: v2.decode_rest(body, header),
+            "aligned_body (the chunks put together)": lambda: v2.aligned_body(chunks, header),
+            "decode_rest (the request body)": lambda: v2.decode_rest(assembled, header),
             "validate (against the model's inputs)": lambda: entry.validate(req.inputs),
             "encode_rest (the reply)": lambda: v2.encode_rest(entry, req, outs),
             "metrics (on_run, on_batch, done)": metrics_part,

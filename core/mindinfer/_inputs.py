@@ -20,27 +20,31 @@ def check_inputs(specs: Sequence[TensorSpec], given: Any, device_arrays: bool = 
     ``device_arrays``: the executable takes arrays that live on a GPU (``accepts_device_arrays``);
     they are checked through their interface and passed on as they are, never copied to the host.
     """
-    expected = ", ".join(str(s) for s in specs)
     if isinstance(given, Mapping):
         names = [s.name for s in specs]
         extra = [k for k in given if k not in names]
         missing = [n for n in names if n not in given]
         if extra or missing:
-            raise InvalidInputError(_name_mismatch(missing, extra, names, expected))
+            raise InvalidInputError(_name_mismatch(missing, extra, names, _expected(specs)))
         values = [given[n] for n in names]
     elif isinstance(given, (list, tuple)):
         if len(given) != len(specs):
-            raise InvalidInputError(f"the model takes {len(specs)} input(s) ({expected}), got {len(given)}")
+            raise InvalidInputError(f"the model takes {len(specs)} input(s) ({_expected(specs)}), got {len(given)}")
         values = list(given)
     else:
         raise InvalidInputError(
-            f"run() takes a list of arrays in input order or a dict by input name ({expected}), "
+            f"run() takes a list of arrays in input order or a dict by input name ({_expected(specs)}), "
             f"got {type(given).__name__}"
         )
     return [
         _check_device(spec, value, device_arrays) if on_device(value) else _check_one(spec, value)
         for spec, value in zip(specs, values)
     ]
+
+
+def _expected(specs: Sequence[TensorSpec]) -> str:
+    # Only for error messages: formatting every spec on each run costs more than the checks.
+    return ", ".join(str(s) for s in specs)
 
 
 def on_device(value: Any) -> bool:
@@ -100,17 +104,16 @@ def _check_one(spec: TensorSpec, value: Any) -> np.ndarray:
             f"(convert with .astype(numpy.{spec.dtype}))"
         )
     if spec.shape is not None:
-        want = _fmt_shape(spec.shape)
         if array.ndim != len(spec.shape):
             raise InvalidInputError(
-                f"input {spec.name!r}: expected rank {len(spec.shape)} {want}, got rank {array.ndim} "
+                f"input {spec.name!r}: expected rank {len(spec.shape)} {_fmt_shape(spec.shape)}, got rank {array.ndim} "
                 f"{_fmt_shape(array.shape)}"
             )
         for axis, (d, g) in enumerate(zip(spec.shape, array.shape)):
             if d >= 0 and d != g:
                 raise InvalidInputError(
                     f"input {spec.name!r}: dimension {axis} must be {d}, got {g} "
-                    f"(expected shape {want}, given {_fmt_shape(array.shape)})"
+                    f"(expected shape {_fmt_shape(spec.shape)}, given {_fmt_shape(array.shape)})"
                 )
     # Not np.ascontiguousarray alone: it turns a 0-d input into a 1-d one.
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)

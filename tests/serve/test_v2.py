@@ -3,6 +3,7 @@ HTTP requests, bad requests, 32 concurrent clients, metrics. Expected values are
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import urllib.error
@@ -13,6 +14,9 @@ import numpy as np
 import pytest
 import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
+from mindinfer.ir import TensorSpec
+from mindinfer.serve import v2
+from mindinfer.serve.model import ModelEntry
 from serving import CASES, MOBILENET, Server, case_io, close_to_mindspore
 from tritonclient.utils import InferenceServerException
 
@@ -334,3 +338,72 @@ def test_onnx_file_is_served(tmp_path: Any) -> None:
         inp.set_data_from_numpy(x)
         result = client.infer("lenet", [inp])
         assert close_to_mindspore(result.as_numpy(meta["outputs"][0]["name"]), y)
+
+
+def _binary_request(*arrays: tuple[str, np.ndarray, str]) -> tuple[bytes, int]:
+    inputs = []
+    for name, arr, datatype in arrays:
+        inp = thttp.InferInput(name, list(arr.shape), datatype)
+        inp.set_data_from_numpy(arr, binary_data=True)
+        inputs.append(inp)
+    body, json_size = thttp.InferenceServerClient.generate_request_body(inputs)
+    return body, json_size
+
+
+def test_binary_inputs_are_read_in_place_aligned() -> None:
+    """Put together by aligned_body, a binary tensor is an aligned, writable view of the body, not a
+    copy; a tensor after an odd-sized one (or in a body read any other way) is copied to an aligned array."""
+    odd = np.arange(3, dtype=np.int8)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    body, json_size = _binary_request(("x", x, "FP32"), ("odd", odd, "INT8"), ("after", x + 1, "FP32"))
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    view = v2.aligned_body(chunks, json_size)
+    assert bytes(view) == body
+    got = v2.decode_rest(view, json_size).inputs
+    assert np.array_equal(got["x"], x) and np.array_equal(got["odd"], odd) and np.array_equal(got["after"], x + 1)
+    buffer = np.frombuffer(view, np.uint8)
+    assert np.shares_memory(got["x"], buffer) and got["x"].flags.writeable
+    assert got["x"].ctypes.data % v2.ALIGNMENT == 0
+    assert got["after"].flags.aligned and not np.shares_memory(got["after"], buffer)
+    # The same request as plain bytes: every array aligned, whatever the JSON header's length.
+    for pad in range(4):
+        body2, size2 = _binary_request(("x" + "_" * pad, x, "FP32"))
+        arr = v2.decode_rest(body2, size2).inputs["x" + "_" * pad]
+        assert arr.flags.aligned and np.array_equal(arr, x)
+
+
+class _Entry(ModelEntry):
+    def __init__(self) -> None:
+        self.name, self.version = "m", 1
+        self.outputs = [TensorSpec("big_endian", (2, 3), "int32"), TensorSpec("strided", (3, 2), "float32")]
+
+
+def test_binary_outputs_are_little_endian_row_major() -> None:
+    outs = [np.arange(6, dtype=">i4").reshape(2, 3), np.arange(6, dtype=np.float32).reshape(2, 3).T]
+    req = v2.decode_rest(json.dumps({"inputs": [], "parameters": {"binary_data_output": True}}).encode(), None)
+    content, header = v2.encode_rest(_Entry(), req, outs)
+    result = thttp.InferenceServerClient.parse_response_body(content, header_length=header)
+    assert np.array_equal(result.as_numpy("big_endian"), outs[0]) and result.as_numpy("big_endian").dtype == np.int32
+    assert np.array_equal(result.as_numpy("strided"), outs[1])
+
+
+def test_chunked_binary_request_matches_mindspore(server: Server) -> None:
+    """No Content-Length: the body is collected as it comes, and its tensors still run aligned."""
+    (x,), (y,) = case_io("small_cnn_dynamic_batch")
+    body, json_size = _binary_request(("x", x, "FP32"))
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+    chunks = [body[i : i + 1001] for i in range(0, len(body), 1001)]
+    conn.request(
+        "POST",
+        "/v2/models/dyn/infer",
+        body=iter(chunks),
+        headers={"Inference-Header-Content-Length": str(json_size)},
+        encode_chunked=True,
+    )
+    reply = conn.getresponse()
+    content = reply.read()
+    assert reply.status == 200, content
+    result = thttp.InferenceServerClient.parse_response_body(
+        content, header_length=int(reply.headers["Inference-Header-Content-Length"] or len(content))
+    )
+    assert close_to_mindspore(result.as_numpy("output"), y)

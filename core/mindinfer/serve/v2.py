@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from .shm import NO_SHM, SharedMemoryRegions, ShmRef, shm_ref
 __all__ = [
     "DATATYPES",
     "V2Request",
+    "aligned_body",
     "datatype_of",
     "decode_rest",
     "encode_rest",
@@ -51,7 +53,28 @@ _NAMES = {v: k for k, v in DATATYPES.items()}
 
 
 def datatype_of(dtype: str | np.dtype) -> str:
-    return _NAMES.get(np.dtype(dtype), str(dtype).upper())
+    """The v2 name of a numpy dtype, whatever its byte order (the wire's is always little-endian)."""
+    dt = np.dtype(dtype)
+    return _NAMES.get(dt) or _NAMES.get(dt.newbyteorder("="), str(dtype).upper())
+
+
+#: Where binary tensor data is placed in a request buffer (bytes), so that arrays made on it are
+#: aligned for any dtype and for the SIMD loads of the backends that read them in place.
+ALIGNMENT = 64
+
+
+def aligned_body(chunks: Sequence[bytes], data_at: int) -> memoryview:
+    """The request body put together from ``chunks``, in a buffer placed so that its binary data,
+    ``data_at`` bytes in, starts on an :data:`ALIGNMENT` boundary."""
+    size = sum(len(c) for c in chunks)
+    buf = np.empty(size + ALIGNMENT, np.uint8)  # not zeroed: every byte of the body is written next
+    start = -(buf.ctypes.data + data_at) % ALIGNMENT
+    body = buf.data[start : start + size]
+    at = 0
+    for chunk in chunks:
+        body[at : at + len(chunk)] = chunk
+        at += len(chunk)
+    return body
 
 
 def numpy_of(datatype: str, where: str) -> np.dtype:
@@ -106,7 +129,10 @@ def array_from(
             raise RequestError(
                 f"{where}: shape {list(shape)} of {name} takes {count * dtype.itemsize} bytes, got {len(data)}"
             )
-        return np.frombuffer(data, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)
+        array = np.frombuffer(data, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)
+        # Bytes read in place land wherever the request put them: a tensor after an odd-sized one,
+        # or a body that was not read into an aligned buffer, is copied rather than run unaligned.
+        return array if array.flags.aligned else array.copy()
     try:
         flat = np.asarray(data, dtype=dtype).reshape(-1)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -163,12 +189,20 @@ def shm_parameters(ref: ShmRef, arr: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def decode_rest(body: bytes, header_length: int | None, regions: SharedMemoryRegions | None = None) -> V2Request:
+def decode_rest(
+    body: bytes | bytearray | memoryview, header_length: int | None, regions: SharedMemoryRegions | None = None
+) -> V2Request:
+    """A v2 REST infer request. Binary inputs are arrays on ``body`` itself, not copies: in a body
+    put together by :func:`aligned_body`, they are aligned and writable there."""
     if header_length is not None and not 0 <= header_length <= len(body):
         raise RequestError(
             f"Inference-Header-Content-Length {header_length} is outside the {len(body)}-byte request body"
         )
-    head = body if header_length is None else body[:header_length]
+    view = memoryview(body)
+    if header_length is None:  # all JSON
+        head = body if isinstance(body, (bytes, bytearray)) else bytes(body)
+    else:
+        head = bytes(view[:header_length])
     try:
         req = json.loads(head)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -195,7 +229,7 @@ def decode_rest(body: bytes, header_length: int | None, regions: SharedMemoryReg
                 raise RequestError(f"{where}: binary_data_size needs the Inference-Header-Content-Length header")
             if not isinstance(size, int) or size < 0 or offset + size > len(body):
                 raise RequestError(f"{where}: binary_data_size {size!r} runs past the end of the request body")
-            data = body[offset : offset + size]
+            data = view[offset : offset + size]
             offset += size
         elif "data" in item:
             data = item["data"]
@@ -248,12 +282,24 @@ def select_outputs(
     return [(n, by_name[n]) for n in wanted]
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_NATIVE_LITTLE = sys.byteorder == "little"
+
+
+def _little_endian(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as contiguous little-endian data; the array itself when it already is (no copy)."""
+    order = arr.dtype.byteorder
+    if order == ">" or (order == "=" and not _NATIVE_LITTLE):
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+
+
 def encode_rest(
     entry: ModelEntry, req: V2Request, outs: Sequence[np.ndarray], regions: SharedMemoryRegions | None = None
 ) -> tuple[bytes, int | None]:
     """The response body, and the JSON header's length when binary outputs follow it."""
     tensors = []
-    blobs: list[bytes] = []
+    blobs: list[memoryview | bytes] = []
     selected = select_outputs(entry, req.outputs, outs)
     write_shm_outputs(regions, req.shm_outputs, selected)
     for name, arr in selected:
@@ -261,15 +307,14 @@ def encode_rest(
         if name in req.shm_outputs:
             t["parameters"] = shm_parameters(req.shm_outputs[name], arr)
         elif req.binary.get(name, req.binary_default):
-            raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
-            t["parameters"] = {"binary_data_size": len(raw)}
-            blobs.append(raw)
+            raw = _little_endian(arr)
+            t["parameters"] = {"binary_data_size": raw.nbytes}
+            blobs.append(raw.data.cast("B") if raw.size else b"")  # cast refuses an empty view
         else:
             t["data"] = arr.reshape(-1).tolist()
         tensors.append(t)
-    head = json.dumps(
-        {"model_name": entry.name, "model_version": str(entry.version), "id": req.id, "outputs": tensors},
-        separators=(",", ":"),
+    head = _COMPACT.encode(
+        {"model_name": entry.name, "model_version": str(entry.version), "id": req.id, "outputs": tensors}
     ).encode()
     if not blobs:
         return head, None
