@@ -36,9 +36,9 @@ Where the CPU goes (Linux): the server process's CPU time per request (from /pro
 request (this process), and `Session.run`'s per sample in-process. By default the clients share the
 machine with the server: what they spend is CPU the in-process reference does not have to share.
 
-Page faults per request, of the server and of the clients, are reported too: neither takes any in
-these runs. The bare app of the floor runs with a padded heap, since a process that small does
-(see _malloc.py).
+Page faults per request, of the server and of the clients, are reported too (in the README's runs
+neither took any). The bare app of the floor runs with a padded heap, since a process that small
+does take them (see _malloc.py).
 
 ``--server-cpus 0`` (Linux) keeps the load generator off the server's cores, as Triton's
 perf_analyzer is meant to run: the server is pinned to those CPUs with ``--option threads=<their

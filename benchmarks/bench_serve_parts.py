@@ -4,13 +4,13 @@
 
 The parts of a KServe v2 HTTP infer request that happen in the server around the model's run:
 putting the body tritonclient sends (binary tensor) together from the chunks uvicorn hands over,
-decoding it, checking it against the model's inputs,
-encoding the reply and the Prometheus metrics, each timed warm (back to back) and right after a run
-of the model, as in the server, where the run has pushed the server's code and data out of the
-caches; and the hand-off to the run's thread and back (``run_in_executor``, as the server does it),
-timed around the run itself on a running event loop. Medians of ``--n`` in microseconds; pin it to one CPU (``taskset -c 0``)
-to see it as `bench_serve.py --server-cpus 0` runs the server. `bench_serve.py` reports the server's time per request besides
-its run as a whole ("in the server: request, run"); this says where it goes, and
+decoding it, checking it against the model's inputs, encoding the reply and the Prometheus metrics,
+each timed warm (back to back) and right after a run of the model, as in the server, where the run
+has pushed the server's code and data out of the caches; and the hand-off to the run's thread and
+back (``run_in_executor``, as the server does it), timed around the run itself on a running event
+loop. Medians of ``--n`` in microseconds; pin it to one CPU (``taskset -c 0``) to see it as
+`bench_serve.py --server-cpus 0` runs the server. `bench_serve.py` reports the server's time per
+request besides its run as a whole ("in the server: request, run"); this says where it goes, and
 `bench_serve_timeline.py` times the same stages inside the live server.
 """
 

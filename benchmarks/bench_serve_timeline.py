@@ -14,7 +14,7 @@ prints the median of each stage over the requests after the first 100:
 
 "body read" starts when uvicorn hands the parsed request head to the app, so the time before it
 (the client building and sending the request, the socket, uvicorn's parsing) is outside the table:
-the client's p50 minus the table's total is that part. The wrappers cost about a microsecond a stage.
+the client's p50 minus the table's total is that part. Each wrapper adds a Python call and a clock read.
 `bench_serve_parts.py` times the same stages in-process, each in a loop of its own.
 """
 
