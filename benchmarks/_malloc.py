@@ -3,13 +3,13 @@ and the stand-alone clients of `bench_http_floor.py` and `bench_serve_timeline.p
 
 tritonclient builds each request in fresh buffers (one joining the JSON header and the tensor, one
 adding the HTTP head) and frees them when the reply is in; the bare app reads the body into fresh
-buffers too. In a process that has allocated little else, glibc hands that memory back to the
-kernel when it is freed, and the next request faults it in again: 230 page faults for a 600 KB
-request, 0.3-0.45 ms on this VM (`bench_http_floor.py --heap system` shows it). `mindinfer serve`
-and `bench_serve.py`'s clients take none (their heaps grew while loading a model and its data;
-`bench_serve.py` reports both counts), so without the pad the floor would be slower than the server
-it stands under. A top pad (glibc's ``M_TOP_PAD``; ``MALLOC_TOP_PAD_`` in a new process's
-environment) keeps that much freed memory at the top of the heap, and the faults stop.
+buffers too. In a process that has allocated little else, glibc hands that memory back to the kernel
+when it is freed, and the next request faults it in again: 230 page faults for a 600 KB request,
+about 0.4 ms on this VM (`bench_http_floor.py --compare-app-heap 4` shows it side by side).
+`mindinfer serve` and `bench_serve.py`'s clients take none (their heaps grew while loading a model
+and its data; `bench_serve.py` reports both counts), so without the pad the floor would be slower
+than the server it stands under. A top pad (glibc's ``M_TOP_PAD``; ``MALLOC_TOP_PAD_`` in a new
+process's environment) keeps that much freed memory at the top of the heap, and the faults stop.
 """
 
 from __future__ import annotations

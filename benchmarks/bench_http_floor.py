@@ -1,7 +1,7 @@
 """The floor under `mindinfer serve`'s latency: tritonclient against a server that does nothing.
 
     .venv/bin/python benchmarks/bench_http_floor.py [--model full|small|DIR] [--seconds 5] [--server-cpus 0]
-        [--protocol http [grpc]] [--heap padded|system]
+        [--protocol http [grpc]] [--heap padded|system] [--compare-app-heap R]
 
 A bare ASGI app on uvicorn (uvloop and httptools, as `mindinfer serve` runs) reads the request body
 and answers with a KServe v2 binary reply the size of the model's output, without decoding anything
@@ -12,7 +12,8 @@ the loopback socket and the server framework alone: no server built on them can 
 Compare it with `bench_serve.py`'s concurrency-1 overhead. ``--server-cpus 0`` pins the app to
 those CPUs and the client to the others, as in `bench_serve.py`. The app and the client run with a
 padded heap unless ``--heap system`` (see _malloc.py); the client's page faults per request are
-printed beside each p50.
+printed beside each p50. ``--compare-app-heap R`` measures the bare HTTP app with and without the
+padded heap instead, in turn R times.
 """
 
 from __future__ import annotations
@@ -175,6 +176,23 @@ def _wait_for_grpc(proc: subprocess.Popen[Any], port: int, timeout: float) -> bo
 SMALL = (1, 3, 4, 4)
 
 
+def _compare_app_heap(x: np.ndarray, repeats: int, seconds: float, cpus: set[int] | None, client_padded: bool) -> int:
+    """The bare HTTP app with a padded heap and with glibc's default, side by side in one run."""
+    own = os.sched_getaffinity(0)
+    with floor_server(cpus, True) as with_pad, floor_server(cpus, False) as without:
+        if cpus is not None:
+            os.sched_setaffinity(0, own - cpus)
+        times: dict[str, list[float]] = {"padded": [], "glibc's default": []}
+        for _ in range(repeats):
+            for name, port in (("padded", with_pad), ("glibc's default", without)):
+                times[name].append(round(p50_ms(port, x, seconds)[0], 3))
+    client = "padded" if client_padded else "glibc's default"
+    print(f"bare uvicorn app, input {list(x.shape)}, p50 ms in turn, {repeats} times (the client's heap: {client}):")
+    for name, values in times.items():
+        print(f"  app heap {name}: {values}")
+    return 0
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--grpc-app"]:  # the bare gRPC app's own process (see floor_server)
         grpc_app(int(sys.argv[2]))
@@ -190,12 +208,20 @@ def main() -> int:
     ap.add_argument("--server-cpus", type=cpu_list, help="pin the app to these CPUs and the client to the others")
     ap.add_argument("--heap", choices=["padded", "system"], default="padded", help=HEAP_HELP)
     ap.add_argument("--protocol", nargs="+", choices=["http", "grpc"], default=["http"])
+    ap.add_argument(
+        "--compare-app-heap",
+        type=int,
+        metavar="R",
+        help="instead: the bare HTTP app with and without a padded heap, alternated R times (this client as --heap)",
+    )
     args = ap.parse_args()
     padded = args.heap == "padded" and pad_heap()
     own = os.sched_getaffinity(0)
 
     x = np.load(model_dir(args.model) / "input_0.npy")[:1]
     heap = "heaps padded" if padded else "glibc's default heaps"
+    if args.compare_app_heap:
+        return _compare_app_heap(x, args.compare_app_heap, args.seconds, args.server_cpus, padded)
     for protocol in args.protocol:
         with floor_server(args.server_cpus, padded, protocol) as port:
             if args.server_cpus is not None:

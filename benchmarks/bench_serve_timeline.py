@@ -52,6 +52,7 @@ def _timed_server(argv: list[str]) -> int:
     """`mindinfer serve ARGV` with its stages wrapped; prints the medians at exit (in the server)."""
     import atexit
     import functools
+    import inspect
 
     from mindinfer import session
     from mindinfer.cli import main
@@ -63,7 +64,7 @@ def _timed_server(argv: list[str]) -> int:
 
     def mark(owner: Any, attr: str, before: str, after: str) -> None:
         inner = getattr(owner, attr)
-        if attr in ("infer", "_infer"):  # coroutines
+        if inspect.iscoroutinefunction(inner):
 
             @functools.wraps(inner)
             async def timed_async(*a: Any, **k: Any) -> Any:

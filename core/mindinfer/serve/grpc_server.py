@@ -28,6 +28,7 @@ from .shm import NO_SHM, SharedMemoryRegions, is_loopback, shm_ref
 from .v2 import (
     array_from,
     datatype_of,
+    little_endian,
     numpy_of,
     select_outputs,
     shm_input,
@@ -241,9 +242,7 @@ class V2Servicer(service_pb2_grpc.GRPCInferenceServiceServicer):
                     # indexes it by position).
                     reply.raw_output_contents.append(b"")
                 else:
-                    reply.raw_output_contents.append(
-                        np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
-                    )
+                    reply.raw_output_contents.append(little_endian(arr).tobytes())
             return reply
 
         try:
@@ -291,7 +290,7 @@ class MSServicer:
                 t = inst.items[name]
                 t.shape.dims.extend(arr.shape)
                 t.dtype = mss.MS_CODES.get(arr.dtype, 0)
-                t.data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+                t.data = little_endian(arr).tobytes()
         if failed:
             for r in results:
                 ok = not isinstance(r, MindInferError)

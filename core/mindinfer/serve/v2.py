@@ -30,6 +30,7 @@ __all__ = [
     "datatype_of",
     "decode_rest",
     "encode_rest",
+    "little_endian",
     "metadata",
     "numpy_of",
 ]
@@ -286,7 +287,7 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _NATIVE_LITTLE = sys.byteorder == "little"
 
 
-def _little_endian(arr: np.ndarray) -> np.ndarray:
+def little_endian(arr: np.ndarray) -> np.ndarray:
     """``arr`` as contiguous little-endian data; the array itself when it already is (no copy)."""
     order = arr.dtype.byteorder
     if order == ">" or (order == "=" and not _NATIVE_LITTLE):
@@ -307,7 +308,7 @@ def encode_rest(
         if name in req.shm_outputs:
             t["parameters"] = shm_parameters(req.shm_outputs[name], arr)
         elif req.binary.get(name, req.binary_default):
-            raw = _little_endian(arr)
+            raw = little_endian(arr)
             t["parameters"] = {"binary_data_size": raw.nbytes}
             blobs.append(raw.data.cast("B") if raw.size else b"")  # cast refuses an empty view
         else:
